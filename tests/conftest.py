@@ -1,0 +1,103 @@
+# Copyright 2026 The m2fnet Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Shared fixtures: real media generated on the fly with espeak-ng and ffmpeg (session-scoped, made once)."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.skip(f"`{binary}` is not installed (Debian: `apt-get install {binary}`); .ci/run installs it")
+    return path
+
+
+def _run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def speech_wav(media_dir) -> Path:
+    """About 2 s of real synthetic speech, mono 22.05 kHz 16-bit PCM (espeak-ng's native rate)."""
+    path = media_dir / "speech.wav"
+    if not path.exists():
+        _run([_require("espeak-ng"), "-w", str(path), "We were on a break! I can not believe this."])
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_image_png(media_dir) -> Path:
+    """A real photograph with one frontal face (NASA astronaut Eileen Collins, shipped by scikit-image)."""
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the face photograph")
+    from PIL import Image
+
+    path = media_dir / "astronaut.png"
+    if not path.exists():
+        Image.fromarray(skimage_data.astronaut()).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_video_mp4(media_dir, face_image_png, speech_wav) -> Path:
+    """A 2 s, 25 fps H.264 mp4 of the astronaut photo (slowly zooming) with the espeak-ng speech as AAC audio."""
+    path = media_dir / "face_with_audio.mp4"
+    if not path.exists():
+        _run([
+            _require("ffmpeg"), "-y", "-loglevel", "error",
+            "-loop", "1", "-framerate", "25", "-i", str(face_image_png),
+            "-i", str(speech_wav),
+            "-vf", "scale=320:320,zoompan=z='1+0.002*on':d=1:s=320x320:fps=25,format=yuv420p",
+            "-t", "2", "-c:v", "libx264", "-c:a", "aac", "-shortest", str(path),
+        ])  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def noface_video_mp4(media_dir) -> Path:
+    """A 1 s, 25 fps mp4 of ffmpeg's colour test pattern (no face) without an audio track."""
+    path = media_dir / "testsrc_silent.mp4"
+    if not path.exists():
+        _run([
+            _require("ffmpeg"), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25",
+            "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-an", str(path),
+        ])  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def corrupt_mp4(media_dir, face_video_mp4) -> Path:
+    """The first 2 KiB of a real mp4: a truncated file that no decoder can read frames from."""
+    path = media_dir / "truncated.mp4"
+    path.write_bytes(face_video_mp4.read_bytes()[:2048])
+    return path
+
+
+@pytest.fixture
+def sine_wave():
+    """A 1 s, 16 kHz, 440 Hz sine at amplitude 0.5 (float32)."""
+    t = np.arange(16000, dtype=np.float32) / 16000
+    return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
