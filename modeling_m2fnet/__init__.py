@@ -1,0 +1,78 @@
+# Copyright 2026 The m2fnet Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""M2FNet (Chudasama et al., CVPRW 2022) for emotion recognition in conversation, as a transformers model."""
+
+from .configuration_m2fnet import (
+    IEMOCAP_EMOTIONS,
+    MELD_EMOTIONS,
+    M2FNetAudioConfig,
+    M2FNetConfig,
+    M2FNetExtractorConfig,
+    M2FNetVisionConfig,
+)
+from .modeling_m2fnet import (
+    M2FNetEmotionRecognitionOutput,
+    M2FNetForEmotionRecognition,
+    M2FNetModel,
+    M2FNetModelOutput,
+    M2FNetPreTrainedModel,
+)
+from .modeling_m2fnet_extractors import M2FNetAudioExtractor, M2FNetExtractorOutput, M2FNetVisualExtractor
+
+
+def register_auto_classes() -> None:
+    """
+    Registers the M2FNet classes with the transformers `Auto*` factories of this process, and marks them for
+    `register_for_auto_class` so that `save_pretrained` writes an `auto_map` and copies this package's code next to
+    the weights (what `trust_remote_code=True` loads). Idempotent.
+    """
+    from transformers import AutoConfig, AutoModel
+
+    for config_class in (M2FNetConfig, M2FNetAudioConfig, M2FNetVisionConfig):
+        try:
+            AutoConfig.register(config_class.model_type, config_class)
+        except ValueError:  # already registered in this process
+            pass
+    for config_class, model_class in ((M2FNetConfig, M2FNetForEmotionRecognition),
+                                      (M2FNetAudioConfig, M2FNetAudioExtractor),
+                                      (M2FNetVisionConfig, M2FNetVisualExtractor)):  # fmt: skip
+        try:
+            AutoModel.register(config_class, model_class)
+        except ValueError:
+            pass
+    M2FNetConfig.register_for_auto_class()
+    M2FNetForEmotionRecognition.register_for_auto_class("AutoModel")
+    M2FNetAudioConfig.register_for_auto_class()
+    M2FNetAudioExtractor.register_for_auto_class("AutoModel")
+    M2FNetVisionConfig.register_for_auto_class()
+    M2FNetVisualExtractor.register_for_auto_class("AutoModel")
+
+
+__all__ = [
+    "IEMOCAP_EMOTIONS",
+    "MELD_EMOTIONS",
+    "M2FNetAudioConfig",
+    "M2FNetAudioExtractor",
+    "M2FNetConfig",
+    "M2FNetEmotionRecognitionOutput",
+    "M2FNetExtractorConfig",
+    "M2FNetExtractorOutput",
+    "M2FNetForEmotionRecognition",
+    "M2FNetModel",
+    "M2FNetModelOutput",
+    "M2FNetPreTrainedModel",
+    "M2FNetVisionConfig",
+    "M2FNetVisualExtractor",
+    "register_auto_classes",
+]
