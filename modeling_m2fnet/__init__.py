@@ -28,7 +28,11 @@ from .modeling_m2fnet import (
     M2FNetModelOutput,
     M2FNetPreTrainedModel,
 )
+from .feature_extraction_m2fnet import M2FNetFeatureExtractor, load_audio
+from .image_processing_m2fnet import M2FNetFaceDetector, M2FNetImageProcessor, load_video_frames
+from .media_utils import MediaDecodingError, NoAudioStreamError, NoVideoStreamError
 from .modeling_m2fnet_extractors import M2FNetAudioExtractor, M2FNetExtractorOutput, M2FNetVisualExtractor
+from .processing_m2fnet import M2FNetProcessor
 
 
 def register_auto_classes() -> None:
@@ -57,6 +61,9 @@ def register_auto_classes() -> None:
     M2FNetAudioExtractor.register_for_auto_class("AutoModel")
     M2FNetVisionConfig.register_for_auto_class()
     M2FNetVisualExtractor.register_for_auto_class("AutoModel")
+    M2FNetFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+    M2FNetImageProcessor.register_for_auto_class("AutoImageProcessor")
+    M2FNetProcessor.register_for_auto_class("AutoProcessor")
 
 
 __all__ = [
@@ -68,6 +75,15 @@ __all__ = [
     "M2FNetEmotionRecognitionOutput",
     "M2FNetExtractorConfig",
     "M2FNetExtractorOutput",
+    "M2FNetFaceDetector",
+    "M2FNetFeatureExtractor",
+    "M2FNetImageProcessor",
+    "M2FNetProcessor",
+    "MediaDecodingError",
+    "NoAudioStreamError",
+    "NoVideoStreamError",
+    "load_audio",
+    "load_video_frames",
     "M2FNetForEmotionRecognition",
     "M2FNetModel",
     "M2FNetModelOutput",
