@@ -15,6 +15,7 @@
 
 from typing import ClassVar
 
+from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
@@ -68,6 +69,7 @@ def _check_divisible(width_name: str, width: int, heads_name: str, heads: int) -
         )
 
 
+@strict
 class M2FNetExtractorConfig(PreTrainedConfig):
     r"""
     Configuration of an utterance-level feature extractor of M2FNet (paper Sec. 3.3): a triplet network made of a
@@ -184,6 +186,7 @@ class M2FNetVisionConfig(M2FNetExtractorConfig):
         return self.projection_dim * len(self.branches)
 
 
+@strict
 class M2FNetConfig(PreTrainedConfig):
     r"""
     This is the configuration class to store the configuration of a [`M2FNetModel`] or

@@ -151,6 +151,7 @@ class M2FNetAttention(nn.Module):
 
 
 class M2FNetMLP(nn.Module):
+    # trf-ignore: TRF029 — the width differs per modality (D_T, D_A, D_V), so it cannot be read off the config alone
     def __init__(self, config: M2FNetConfig, hidden_size: int):
         super().__init__()
         self.fc1 = nn.Linear(hidden_size, config.intermediate_size)
@@ -165,6 +166,7 @@ class M2FNetMLP(nn.Module):
 class M2FNetDialogueEncoderLayer(GradientCheckpointingLayer):
     """A post-norm transformer encoder layer over the utterance embeddings of one modality."""
 
+    # trf-ignore: TRF029 — the width differs per modality (D_T, D_A, D_V), so it cannot be read off the config alone
     def __init__(self, config: M2FNetConfig, hidden_size: int):
         super().__init__()
         self.self_attn = M2FNetAttention(hidden_size, config.num_attention_heads, config.attention_dropout)
@@ -186,6 +188,7 @@ class M2FNetDialogueEncoder(nn.Module):
     encoder layers, each wrapped in a local skip connection (`x + layer(x)`). Masked utterances stay zero.
     """
 
+    # trf-ignore: TRF029 — the width differs per modality (D_T, D_A, D_V), so it cannot be read off the config alone
     def __init__(self, config: M2FNetConfig, hidden_size: int):
         super().__init__()
         self.layers = nn.ModuleList(
@@ -212,7 +215,7 @@ class M2FNetDialogueEncoder(nn.Module):
         return hidden_states, attentions
 
 
-class M2FNetFusionLayer(nn.Module):
+class M2FNetFusionLayer(GradientCheckpointingLayer):
     """
     One multi-head attention fusion layer (paper Sec. 3.2.2, Fig. 3). The text stream is query and value; the audio
     features and the visual features are each used as key of their own attention, which maps them into the text
@@ -340,6 +343,8 @@ class M2FNetModel(M2FNetPreTrainedModel):
         self.dialogue_encoders = nn.ModuleDict(
             {modality: M2FNetDialogueEncoder(config, config.embed_dim(modality)) for modality in self.modalities}
         )
+        # CODEPATH: the paper's M2FNet (text + audio and/or visual) fuses; text-only, audio/visual-only and the
+        # "concatenation" ablation (num_fusion_layers=0) skip fusion.
         num_fusion_layers = config.num_fusion_layers if config.uses_fusion else 0
         self.fusion_layers = nn.ModuleList([M2FNetFusionLayer(config) for _ in range(num_fusion_layers)])
         # Initialize weights and apply final processing
@@ -375,6 +380,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
         token_states = self.text_model(
             input_ids=input_ids[selected], attention_mask=attention_mask[selected]
         ).last_hidden_state
+        # CODEPATH: "cls" is the paper's (RoBERTa) embedding; "mean" suits sentence-transformers encoders (mpnet).
         if self.config.text_pooling == "mean":
             token_mask = attention_mask[selected][..., None].to(token_states.dtype)
             embeddings = (token_states * token_mask).sum(1) / token_mask.sum(1).clamp(min=1)
@@ -612,6 +618,7 @@ class M2FNetForEmotionRecognition(M2FNetPreTrainedModel):
         if utterance_mask is not None:
             labels = labels.masked_fill(~utterance_mask.bool(), -100)
         weight = None
+        # CODEPATH: unweighted as in the paper; class-weighted for imbalanced data (MELD's neutral is ~47 %).
         if self.config.class_weights is not None:
             weight = torch.tensor(self.config.class_weights, dtype=logits.dtype, device=logits.device)
         valid = labels != -100
