@@ -149,9 +149,11 @@ def _first_video_stream(container):
     return None
 
 
-def _time_to_pts(seconds: float, stream, rounding: Callable[[float], int]) -> int:
-    offset = stream.start_time or 0
-    return offset + rounding(seconds / stream.time_base)
+def _time_to_pts(seconds: float, stream) -> int:
+    """The smallest pts at or after `seconds` from the stream start (a frame at `pts >= result` is at or after it)."""
+    ticks = seconds / stream.time_base
+    # Float noise must not push a frame-aligned time past its frame: 32.2 s is 32200.000000000004 ticks of 1/1000 s.
+    return (stream.start_time or 0) + math.ceil(ticks - 1e-6)
 
 
 def _count_frames_in_range(container, stream, start_pts: int | None, end_pts: int | None) -> int:
@@ -185,14 +187,16 @@ def _frame_to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
     return array
 
 
-def _iter_frames_in_range(container, stream, start_pts: int | None, end_pts: int | None) -> Iterator:
+def _iter_frames_in_range(container, stream, start_pts: int | None, end_pts: int | None, name: str) -> Iterator:
     """Decoded frames (presentation order) whose pts lies in [start_pts, end_pts); stops at the end of the range."""
     for frame in container.decode(stream):
         if start_pts is None and end_pts is None:
             yield frame
             continue
         if frame.pts is None:
-            raise MediaDecodingError("the video frames carry no timestamps, so `start_time`/`end_time` cannot be used")
+            raise MediaDecodingError(
+                f"The frames of {name} carry no timestamps: `start_time`/`end_time` cannot apply."
+            )
         if start_pts is not None and frame.pts < start_pts:
             continue
         if end_pts is not None and frame.pts >= end_pts:
@@ -224,8 +228,8 @@ def _decode_frames(
     # 1. How many frames does the clip (or the cut) have?
     container, stream = open_video()
     with container:
-        start_pts = _time_to_pts(start_time, stream, math.ceil) if start_time is not None else None
-        end_pts = _time_to_pts(end_time, stream, math.ceil) if end_time is not None else None
+        start_pts = _time_to_pts(start_time, stream) if start_time is not None else None
+        end_pts = _time_to_pts(end_time, stream) if end_time is not None else None
         total = 0 if cut else int(stream.frames or 0)
         if total <= 0:  # a cut, or a container without a frame count (mkv, webm, some avi): demux and count
             seek(container, stream, start_pts)
@@ -246,7 +250,7 @@ def _decode_frames(
         container, stream = open_video()
         with container:
             seek(container, stream, start_pts)
-            for index, frame in enumerate(_iter_frames_in_range(container, stream, start_pts, end_pts)):
+            for index, frame in enumerate(_iter_frames_in_range(container, stream, start_pts, end_pts, name)):
                 seen = index + 1
                 if index in wanted:
                     array = _frame_to_rgb(frame, out_size)
@@ -366,6 +370,7 @@ class M2FNetFaceDetector:
     >>> detector = M2FNetFaceDetector()
     >>> detector.detect(np.zeros((120, 160, 3), dtype=np.uint8))
     []
+
     ```"""
 
     def __init__(
@@ -645,6 +650,7 @@ class M2FNetImageProcessor(BaseImageProcessor):
     >>> batch = processor(clip, return_tensors="pt")
     >>> tuple(batch["pixel_values"].shape), tuple(batch["face_pixel_values"].shape), batch["face_mask"].tolist()
     ((1, 4, 3, 32, 32), (1, 4, 3, 3, 16, 16), [[0, 0, 0, 0]])
+
     ```"""
 
     model_input_names: ClassVar[list[str]] = ["pixel_values", "face_pixel_values", "face_weights"]
