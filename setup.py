@@ -36,6 +36,7 @@ EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 EXTRAS["dev"] = EXTRAS["all"] + [
     "pytest>=8",
     "pytest-timeout>=2.3",
+    "soundfile>=0.12",
     "scikit-image>=0.24",  # ships real photographs with faces (skimage.data.astronaut) for the face-detector tests
     "gradio_client>=1",
     "playwright>=1.40",

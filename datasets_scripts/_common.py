@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import datasets
 import numpy as np
@@ -100,7 +100,7 @@ def mojibake_fixer_name() -> str:
     return f"ftfy.fix_encoding {ftfy.__version__}"
 
 
-def resolve_data_dir(data_dir: Optional[Union[str, os.PathLike]], what: str) -> Path:
+def resolve_data_dir(data_dir: str | os.PathLike | None, what: str) -> Path:
     """
     Resolves `data_dir` to an absolute folder, or raises `FileNotFoundError` naming what was expected where.
 
@@ -219,7 +219,7 @@ class BuildReportMixin:
     its dataset already prepared in the cache still reports how it was built.
     """
 
-    _build_report: Optional[dict] = None
+    _build_report: dict | None = None
 
     def _create_builder_config(self, *args, **kwargs):
         builder_config, config_id = super()._create_builder_config(*args, **kwargs)
@@ -249,7 +249,7 @@ class BuildReportMixin:
         logger.info(f"{self.dataset_name} build report: {json.dumps(report.get('totals', {}), sort_keys=True)}")
 
 
-def media_value(path: Optional[Union[str, os.PathLike]]) -> Optional[dict]:
+def media_value(path: str | os.PathLike | None) -> dict | None:
     """The Arrow storage of an `Audio`/`Video` value that references a file (`None` when there is no file)."""
     return None if path is None else {"bytes": None, "path": str(path)}
 
@@ -278,7 +278,7 @@ def encode_table(rows: list[dict], features: datasets.Features) -> pa.Table:
     return pa.Table.from_pylist(encoded, schema=features.arrow_schema)
 
 
-def flatten_dialogues(dataset: Union[datasets.Dataset, datasets.DatasetDict]):
+def flatten_dialogues(dataset: datasets.Dataset | datasets.DatasetDict):
     """
     Turns a row-per-dialogue dataset into a row-per-utterance one.
 

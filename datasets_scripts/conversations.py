@@ -48,7 +48,6 @@ counted (`missing_audio`, `missing_video`) and left out, or raises with `strict_
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import datasets
 from datasets.utils import logging
@@ -110,7 +109,7 @@ class ConversationsConfig(datasets.BuilderConfig):
     audio_column: str = "audio"
     video_column: str = "video"
     label_column: str = "label"
-    label_names: Optional[tuple] = None
+    label_names: tuple | None = None
     strict_media: bool = False
     fix_mojibake: bool = False
 
@@ -319,7 +318,7 @@ class ConversationsBuilder(BuildReportMixin, datasets.ArrowBasedBuilder):
         ]
         return dialogues, report
 
-    def _media(self, row: dict, column: str, data_file: Path, where: str, kind: str, report: dict) -> Optional[str]:
+    def _media(self, row: dict, column: str, data_file: Path, where: str, kind: str, report: dict) -> str | None:
         value = _cell(row, column).strip()
         if not value:
             return None

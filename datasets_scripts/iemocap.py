@@ -59,7 +59,6 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import datasets
 from datasets.utils import logging
@@ -211,7 +210,7 @@ def parse_transcription(path: Path) -> dict[str, str]:
     return texts
 
 
-def _speaker(session: int, utterance_name: str) -> Optional[str]:
+def _speaker(session: int, utterance_name: str) -> str | None:
     match = _SPEAKER_SUFFIX.match(utterance_name.rsplit("_", 1)[-1])
     return f"Ses{session:02d}_{match.group(1)}" if match else None
 
@@ -272,7 +271,7 @@ class IemocapBuilder(BuildReportMixin, datasets.ArrowBasedBuilder):
                     dialogues.append(dialogue)
         return sorted(dialogues, key=lambda dialogue: dialogue["dialogue_name"])
 
-    def _read_dialogue(self, session: int, session_dir: Path, evaluation_file: Path, report: dict) -> Optional[dict]:
+    def _read_dialogue(self, session: int, session_dir: Path, evaluation_file: Path, report: dict) -> dict | None:
         name = evaluation_file.stem
         turns = parse_emo_evaluation(evaluation_file)
         if not turns:

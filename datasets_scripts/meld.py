@@ -55,7 +55,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import datasets
 from datasets.utils import logging
@@ -195,7 +194,7 @@ def meld_features(with_video: bool) -> datasets.Features:
     )
 
 
-def parse_meld_time(value: str) -> Optional[float]:
+def parse_meld_time(value: str) -> float | None:
     """Parses MELD's `hh:mm:ss,ms` into seconds; returns `None` when the value does not match."""
     match = _TIME_PATTERN.match(value or "")
     if match is None:

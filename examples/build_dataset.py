@@ -41,7 +41,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import datasets
 import pyarrow as pa
@@ -66,7 +65,7 @@ CARD_LICENSES = {"meld": "gpl-3.0", "iemocap": "other"}
 PRETTY_NAMES = {"meld": "MELD", "iemocap": "IEMOCAP", "conversations": "Conversations"}
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data_dir", default=None, help="Local copy of the raw data (see each builder's docstring).")
     common.add_argument("--cache_dir", default=None, help="`datasets` cache folder (default: the HF cache).")
@@ -344,7 +343,7 @@ def push_dataset(dataset: datasets.DatasetDict, repo_id: str, metadata: dict, bo
     card.push_to_hub(repo_id, repo_type="dataset", token=token, commit_message="Add the dataset card and build report")
 
 
-def main(argv: Optional[list[str]] = None) -> dict:
+def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     datasets.logging.set_verbosity_warning()

@@ -21,6 +21,9 @@ from .configuration_m2fnet import (
     M2FNetExtractorConfig,
     M2FNetVisionConfig,
 )
+from .feature_extraction_m2fnet import M2FNetFeatureExtractor, load_audio
+from .image_processing_m2fnet import M2FNetFaceDetector, M2FNetImageProcessor, load_video_frames
+from .media_utils import MediaDecodingError, NoAudioStreamError, NoVideoStreamError
 from .modeling_m2fnet import (
     M2FNetEmotionRecognitionOutput,
     M2FNetForEmotionRecognition,
@@ -28,9 +31,6 @@ from .modeling_m2fnet import (
     M2FNetModelOutput,
     M2FNetPreTrainedModel,
 )
-from .feature_extraction_m2fnet import M2FNetFeatureExtractor, load_audio
-from .image_processing_m2fnet import M2FNetFaceDetector, M2FNetImageProcessor, load_video_frames
-from .media_utils import MediaDecodingError, NoAudioStreamError, NoVideoStreamError
 from .modeling_m2fnet_extractors import M2FNetAudioExtractor, M2FNetExtractorOutput, M2FNetVisualExtractor
 from .processing_m2fnet import M2FNetProcessor
 

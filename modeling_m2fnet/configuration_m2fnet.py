@@ -138,6 +138,7 @@ class M2FNetAudioConfig(M2FNetExtractorConfig):
     >>> from modeling_m2fnet import M2FNetAudioConfig
     >>> M2FNetAudioConfig().projection_dim
     300
+
     ```"""
 
     model_type = "m2fnet_audio"
@@ -162,6 +163,7 @@ class M2FNetVisionConfig(M2FNetExtractorConfig):
     >>> from modeling_m2fnet import M2FNetVisionConfig
     >>> M2FNetVisionConfig(branches=["face"]).embed_dim
     300
+
     ```"""
 
     model_type = "m2fnet_vision"
@@ -248,6 +250,7 @@ class M2FNetConfig(PreTrainedConfig):
     (1024, 300, 600)
     >>> config.num_labels
     7
+
     ```"""
 
     model_type = "m2fnet"

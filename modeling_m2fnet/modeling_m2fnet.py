@@ -329,6 +329,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
     >>> output = model(text_embeds=torch.randn(1, 4, 32), audio_embeds=torch.randn(1, 4, 16))
     >>> output.last_hidden_state.shape
     torch.Size([1, 4, 48])
+
     ```"""
 
     def __init__(self, config: M2FNetConfig):
@@ -595,6 +596,7 @@ class M2FNetForEmotionRecognition(M2FNetPreTrainedModel):
     >>> output = model(text_embeds=torch.randn(2, 5, 32), labels=torch.tensor([[0, 1, 2, 3, -100]] * 2))
     >>> output.logits.shape
     torch.Size([2, 5, 7])
+
     ```"""
 
     def __init__(self, config: M2FNetConfig):

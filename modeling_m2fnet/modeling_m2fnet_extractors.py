@@ -142,6 +142,7 @@ class M2FNetAudioExtractor(M2FNetExtractorPreTrainedModel):
     >>> extractor = M2FNetAudioExtractor(config).eval()
     >>> extractor(torch.randn(2, 32, 50)).embeddings.shape
     torch.Size([2, 8])
+
     ```"""
 
     config: M2FNetAudioConfig
@@ -201,6 +202,7 @@ class M2FNetVisualExtractor(M2FNetExtractorPreTrainedModel):
     >>> frames, faces = torch.randn(2, 3, 3, 32, 32), torch.randn(2, 3, 1, 3, 16, 16)
     >>> extractor(frames, faces, face_weights=torch.ones(2, 3, 1)).embeddings.shape
     torch.Size([2, 16])
+
     ```"""
 
     config: M2FNetVisionConfig

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from examples.tiny_model import build_tiny_m2fnet, load_sample_conversation, tiny_processor, train_tiny_tokenizer
-from modeling_m2fnet import MediaDecodingError, M2FNetProcessor, register_auto_classes
+from modeling_m2fnet import M2FNetProcessor, MediaDecodingError, register_auto_classes
 
 
 TEXTS = ["Ross: We were on a break!", "Rachel: Oh my God.", "Fine. You know what? Fine.", "Just go.", "Okay.",
