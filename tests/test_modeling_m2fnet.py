@@ -21,6 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from examples import tiny_model
 from modeling_m2fnet import (
     M2FNetAudioConfig,
     M2FNetAudioExtractor,
@@ -32,22 +33,8 @@ from modeling_m2fnet import (
 )
 
 
-TINY_TEXT_CONFIG = {
-    "model_type": "bert",
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "vocab_size": 99,
-    "max_position_embeddings": 64,
-}
-TINY_ENCODER_CONFIG = {
-    "model_type": "resnet",
-    "layer_type": "basic",
-    "depths": [1, 1],
-    "hidden_sizes": [8, 16],
-    "embedding_size": 8,
-}
+TINY_TEXT_CONFIG = {**tiny_model.TINY_TEXT_CONFIG, "vocab_size": 99, "max_position_embeddings": 64}
+TINY_ENCODER_CONFIG = tiny_model.TINY_ENCODER_CONFIG
 
 
 class M2FNetModelTester:
