@@ -13,6 +13,7 @@
 # limitations under the License.
 """Shared fixtures: real media generated on the fly with espeak-ng and ffmpeg (session-scoped, made once)."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -101,3 +102,51 @@ def sine_wave():
     """A 1 s, 16 kHz, 440 Hz sine at amplitude 0.5 (float32)."""
     t = np.arange(16000, dtype=np.float32) / 16000
     return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def local_hub():
+    """
+    A local Hugging Face Hub (`tests/hub_server.py`) on 127.0.0.1, one per test module, with the users `alice` and
+    `bob` (tokens in `local_hub.users`). A client process gets its environment (`HF_ENDPOINT`, `HF_TOKEN`, plain-LFS
+    uploads, an empty `HF_HOME`) from `local_hub.client_env(hf_home, user="alice")`.
+    """
+    from tests.hub_server import HubServer
+
+    with HubServer(users={"alice": "hf_local_alice_token", "bob": "hf_local_bob_token"}) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """
+    A complete tiny random M2FNet checkpoint (weights, processor, modeling code with `auto_map`), written by
+    `examples.quickstart.save_tiny_checkpoint`: what `AutoModel/AutoProcessor.from_pretrained(dir, trust_remote_code=True)`
+    load.
+    """
+    from examples.quickstart import save_tiny_checkpoint
+
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("checkpoints") / "tiny-m2fnet")
+
+
+@pytest.fixture(scope="session")
+def space_app(tiny_checkpoint):
+    """
+    `space/app.py` imported as a module (model loaded, `demo` built, not launched) with `M2FNET_MODEL` pointing at the
+    tiny checkpoint and every other `M2FNET_*` setting at its default.
+    """
+    import importlib.util
+
+    pytest.importorskip("gradio", reason="the Space needs gradio (`pip install -e .[space]`)")
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        for name in [name for name in os.environ if name.startswith("M2FNET_")]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("M2FNET_MODEL", str(tiny_checkpoint))
+        monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        spec = importlib.util.spec_from_file_location("m2fnet_space_app", REPO_ROOT / "space" / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        monkeypatch.undo()  # the settings are read at import; later tests see the environment unchanged
+    return module
