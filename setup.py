@@ -30,7 +30,7 @@ EXTRAS = {
     "media": ["av>=14", "soxr>=0.5", "opencv-python-headless>=4.10,<5", "pillow>=10"],
     "datasets": ["datasets>=5,<6", "pandas>=2", "ftfy>=6"],
     "train": ["accelerate>=1.10", "evaluate>=0.4.5", "scikit-learn>=1.5", "matplotlib>=3.8", "tqdm>=4.66"],
-    "space": ["gradio>=6,<7", "pandas>=2"],
+    "space": ["gradio==6.31.0", "pandas>=2"],  # the version pinned in space/README.md
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 EXTRAS["dev"] = EXTRAS["all"] + [

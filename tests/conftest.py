@@ -121,8 +121,8 @@ def local_hub():
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """
     A complete tiny random M2FNet checkpoint (weights, processor, modeling code with `auto_map`), written by
-    `examples.quickstart.save_tiny_checkpoint`: what `AutoModel/AutoProcessor.from_pretrained(dir, trust_remote_code=True)`
-    load.
+    `examples.quickstart.save_tiny_checkpoint`: what `AutoModel` / `AutoProcessor.from_pretrained(dir,
+    trust_remote_code=True)` load.
     """
     from examples.quickstart import save_tiny_checkpoint
 
@@ -150,3 +150,23 @@ def space_app(tiny_checkpoint):
     finally:
         monkeypatch.undo()  # the settings are read at import; later tests see the environment unchanged
     return module
+
+
+@pytest.fixture(scope="session")
+def tone_wavs(media_dir) -> list[Path]:
+    """Eight 0.6 s, 16 kHz mono 16-bit PCM sine tones (200 to 620 Hz), written with the standard library only."""
+    import wave
+
+    paths = []
+    t = np.arange(int(16000 * 0.6), dtype=np.float64) / 16000
+    for index in range(8):
+        path = media_dir / f"tone_{index}.wav"
+        if not path.exists():
+            samples = (0.3 * np.sin(2 * np.pi * (200 + 60 * index) * t) * 32767).astype("<i2")
+            with wave.open(str(path), "wb") as file:
+                file.setnchannels(1)
+                file.setsampwidth(2)
+                file.setframerate(16000)
+                file.writeframes(samples.tobytes())
+        paths.append(path)
+    return paths
