@@ -302,7 +302,8 @@ class ConversationsBuilder(BuildReportMixin, datasets.ArrowBasedBuilder):
                     "utterance_id": utterance_id,
                     "speaker": speaker,
                     "text": text,
-                    "emotion": label,
+                    # Ids, not names: `datasets` only encodes names when a list's first element is a name.
+                    "emotion": None if label is None else label_names.index(label),
                     "audio": media_value(audio),
                     "has_audio": audio is not None,
                     "video": media_value(video),

@@ -35,26 +35,31 @@ from .modeling_m2fnet_extractors import M2FNetAudioExtractor, M2FNetExtractorOut
 from .processing_m2fnet import M2FNetProcessor
 
 
+def _register(register, *args, **kwargs) -> None:
+    try:
+        register(*args, **kwargs)
+    except ValueError:  # already registered in this process
+        pass
+
+
 def register_auto_classes() -> None:
     """
-    Registers the M2FNet classes with the transformers `Auto*` factories of this process, and marks them for
-    `register_for_auto_class` so that `save_pretrained` writes an `auto_map` and copies this package's code next to
-    the weights (what `trust_remote_code=True` loads). Idempotent.
+    Registers the M2FNet classes with the transformers `Auto*` factories of this process (so that a local checkpoint
+    loads without `trust_remote_code`), and marks them for `register_for_auto_class` so that `save_pretrained`
+    writes an `auto_map` and copies this package's code next to the weights (what `trust_remote_code=True` loads on
+    machines without this package). Idempotent.
     """
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig, AutoFeatureExtractor, AutoImageProcessor, AutoModel, AutoProcessor
 
     for config_class in (M2FNetConfig, M2FNetAudioConfig, M2FNetVisionConfig):
-        try:
-            AutoConfig.register(config_class.model_type, config_class)
-        except ValueError:  # already registered in this process
-            pass
-    for config_class, model_class in ((M2FNetConfig, M2FNetForEmotionRecognition),
-                                      (M2FNetAudioConfig, M2FNetAudioExtractor),
-                                      (M2FNetVisionConfig, M2FNetVisualExtractor)):  # fmt: skip
-        try:
-            AutoModel.register(config_class, model_class)
-        except ValueError:
-            pass
+        _register(AutoConfig.register, config_class.model_type, config_class)
+    _register(AutoModel.register, M2FNetConfig, M2FNetForEmotionRecognition)
+    _register(AutoModel.register, M2FNetAudioConfig, M2FNetAudioExtractor)
+    _register(AutoModel.register, M2FNetVisionConfig, M2FNetVisualExtractor)
+    _register(AutoFeatureExtractor.register, M2FNetConfig, M2FNetFeatureExtractor)
+    _register(AutoImageProcessor.register, M2FNetConfig, slow_image_processor_class=M2FNetImageProcessor)
+    _register(AutoProcessor.register, M2FNetConfig, M2FNetProcessor)
+
     M2FNetConfig.register_for_auto_class()
     M2FNetForEmotionRecognition.register_for_auto_class("AutoModel")
     M2FNetAudioConfig.register_for_auto_class()

@@ -97,6 +97,36 @@ class M2FNetEmotionRecognitionOutput(ModelOutput):
     encoder_attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
+class _UtterancePacking:
+    """
+    The real positions of a `(batch_size, num_utterances)` mask, so that the position-wise layers of the dialogue level
+    (projections, feed-forward blocks, layer norms) run on the real utterances only: `pack` gathers them into
+    `(num_real, dim)` rows and `unpack` scatters rows back. Attention is the only step that needs the dialogue
+    layout. Without padding, both are free views.
+    """
+
+    def __init__(self, mask: torch.Tensor):
+        self.shape = tuple(mask.shape)
+        self.is_full = bool(mask.all())
+        self.index = None if self.is_full else mask.reshape(-1).nonzero().squeeze(-1)
+
+    def pack(self, states: torch.Tensor) -> torch.Tensor:
+        """`(batch_size, num_utterances, dim)` -> `(num_real, dim)`."""
+        flat = states.reshape(-1, states.shape[-1])
+        return flat if self.is_full else flat.index_select(0, self.index)
+
+    def unpack(self, rows: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
+        """`(num_real, dim)` -> `(batch_size, num_utterances, dim)`, the other positions set to `fill` (or 0)."""
+        if self.is_full:
+            return rows.view(*self.shape, rows.shape[-1])
+        num_positions = self.shape[0] * self.shape[1]
+        if fill is None:
+            base = rows.new_zeros(num_positions, rows.shape[-1])
+        else:
+            base = fill.to(rows.dtype).expand(num_positions, rows.shape[-1])
+        return base.index_copy(0, self.index, rows).view(*self.shape, rows.shape[-1])
+
+
 class M2FNetAttention(nn.Module):
     """
     Multi-head attention over the utterances of a dialogue. Queries, keys and values may come from streams of
@@ -120,8 +150,19 @@ class M2FNetAttention(nn.Module):
         batch_size, length, _ = states.shape
         return states.view(batch_size, length, self.num_heads, self.head_dim).transpose(1, 2)
 
+    @staticmethod
+    def _unpack(states: torch.Tensor, projection: nn.Linear, packing: "_UtterancePacking") -> torch.Tensor:
+        # Positions left out of the packing hold zeros in the unpacked model, so their projection is the bias.
+        fill = projection.bias if projection.bias is not None else None
+        return packing.unpack(states, fill=fill)
+
     def forward(
-        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, key_mask: torch.Tensor
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        key_mask: torch.Tensor,
+        packing: _UtterancePacking | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
@@ -130,14 +171,22 @@ class M2FNetAttention(nn.Module):
             value (`torch.FloatTensor` of shape `(batch_size, num_utterances, embed_dim)`)
             key_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
                 True for the utterances that may be attended to.
+            packing (`_UtterancePacking`, *optional*):
+                When given, `query`, `key` and `value` are packed rows `(num_real, dim)` of these positions (every
+                other position being zero), and so is the returned output.
 
         Returns:
-            The attended values `(batch_size, num_utterances, embed_dim)` (zero for a query with no valid key)
-            and the attention probabilities `(batch_size, num_heads, num_utterances, num_utterances)`.
+            The attended values `(batch_size, num_utterances, embed_dim)` (zero for a query with no valid key), or
+            `(num_real, embed_dim)` when packed, and the attention probabilities
+            `(batch_size, num_heads, num_utterances, num_utterances)`.
         """
-        queries = self._split_heads(self.q_proj(query))
-        keys = self._split_heads(self.k_proj(key))
-        values = self._split_heads(self.v_proj(value))
+        queries, keys, values = self.q_proj(query), self.k_proj(key), self.v_proj(value)
+        if packing is not None:
+            queries = self._unpack(queries, self.q_proj, packing)
+            keys = self._unpack(keys, self.k_proj, packing)
+            values = self._unpack(values, self.v_proj, packing)
+        batch_size, num_utterances = key_mask.shape
+        queries, keys, values = self._split_heads(queries), self._split_heads(keys), self._split_heads(values)
 
         scores = torch.matmul(queries, keys.transpose(-1, -2)) * self.scale
         scores = scores.masked_fill(~key_mask[:, None, None, :], torch.finfo(scores.dtype).min)
@@ -146,7 +195,9 @@ class M2FNetAttention(nn.Module):
         probs = probs * key_mask.any(dim=-1)[:, None, None, None]
         probs = F.dropout(probs, p=self.dropout, training=self.training)
 
-        attended = torch.matmul(probs, values).transpose(1, 2).reshape(query.shape)
+        attended = torch.matmul(probs, values).transpose(1, 2).reshape(batch_size, num_utterances, self.embed_dim)
+        if packing is not None:
+            attended = packing.pack(attended)
         return self.out_proj(attended), probs
 
 
@@ -175,8 +226,19 @@ class M2FNetDialogueEncoderLayer(GradientCheckpointingLayer):
         self.layer_norm2 = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        attended, probs = self.self_attn(hidden_states, hidden_states, hidden_states, key_mask=utterance_mask)
+    def forward(
+        self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor, packing: _UtterancePacking | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            hidden_states (`torch.FloatTensor` of shape `(batch_size, num_utterances, hidden_size)`, or
+                `(num_real, hidden_size)` rows packed by `packing`)
+            utterance_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`): the utterances to attend to.
+            packing (`_UtterancePacking`, *optional*): the positions of packed `hidden_states`.
+        """
+        attended, probs = self.self_attn(
+            hidden_states, hidden_states, hidden_states, key_mask=utterance_mask, packing=packing
+        )
         hidden_states = self.layer_norm1(hidden_states + self.dropout(attended))
         hidden_states = self.layer_norm2(hidden_states + self.dropout(self.mlp(hidden_states)))
         return hidden_states, probs
@@ -205,14 +267,15 @@ class M2FNetDialogueEncoder(nn.Module):
             utterance_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
                 True where this modality exists for a real utterance.
         """
-        keep = utterance_mask[..., None].to(hidden_states.dtype)
-        hidden_states = hidden_states * keep
+        # Positions outside the mask are zero on the way in and out: only the real utterances are computed.
+        packing = _UtterancePacking(utterance_mask)
+        hidden_states = packing.pack(hidden_states)
         attentions = ()
         for layer in self.layers:
-            layer_output, probs = layer(hidden_states, utterance_mask)
-            hidden_states = (hidden_states + layer_output) * keep
+            layer_output, probs = layer(hidden_states, utterance_mask, packing=packing)
+            hidden_states = hidden_states + layer_output
             attentions += (probs,)
-        return hidden_states, attentions
+        return packing.unpack(hidden_states), attentions
 
 
 class M2FNetFusionLayer(GradientCheckpointingLayer):
@@ -247,6 +310,7 @@ class M2FNetFusionLayer(GradientCheckpointingLayer):
         text_stream: torch.Tensor,
         key_features: dict[str, torch.Tensor],
         key_masks: dict[str, torch.Tensor],
+        packing: _UtterancePacking | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
@@ -255,6 +319,9 @@ class M2FNetFusionLayer(GradientCheckpointingLayer):
                 `"audio"` / `"visual"` dialogue features `(batch_size, num_utterances, embed_dim)`.
             key_masks (`dict[str, torch.BoolTensor]`):
                 Per key modality, True for utterances with both that modality and text.
+            packing (`_UtterancePacking`, *optional*):
+                When given, `text_stream` and `key_features` are `(num_real, dim)` rows of these positions, and so
+                is the returned stream.
 
         Returns:
             The new text stream and the attention probabilities
@@ -263,7 +330,7 @@ class M2FNetFusionLayer(GradientCheckpointingLayer):
         attended, probs = [], []
         for modality in self.key_modalities:
             output, modality_probs = self.attentions[modality](
-                text_stream, key_features[modality], text_stream, key_mask=key_masks[modality]
+                text_stream, key_features[modality], text_stream, key_mask=key_masks[modality], packing=packing
             )
             attended.append(output)
             probs.append(modality_probs)
@@ -378,12 +445,17 @@ class M2FNetModel(M2FNetPreTrainedModel):
         Returns:
             `torch.FloatTensor` of shape `(batch_size, num_utterances, text_embed_dim)`, zero where not selected.
         """
-        token_states = self.text_model(
-            input_ids=input_ids[selected], attention_mask=attention_mask[selected]
-        ).last_hidden_state
+        input_ids, attention_mask = input_ids[selected], attention_mask[selected]
+        real_columns = attention_mask.any(dim=0)
+        if real_columns.any() and not real_columns[-1]:
+            # Trailing columns that are padding in every utterance (a batch padded to a fixed or global length)
+            # change nothing but the cost: the encoder runs up to the last real token only.
+            length = int(real_columns.nonzero().max()) + 1
+            input_ids, attention_mask = input_ids[:, :length], attention_mask[:, :length]
+        token_states = self.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         # CODEPATH: "cls" is the paper's (RoBERTa) embedding; "mean" suits sentence-transformers encoders (mpnet).
         if self.config.text_pooling == "mean":
-            token_mask = attention_mask[selected][..., None].to(token_states.dtype)
+            token_mask = attention_mask[..., None].to(token_states.dtype)
             embeddings = (token_states * token_mask).sum(1) / token_mask.sum(1).clamp(min=1)
         else:
             embeddings = token_states[:, 0]
@@ -556,14 +628,17 @@ class M2FNetModel(M2FNetPreTrainedModel):
 
         fused, hidden_states, fusion_attentions = None, (), ()
         if self.fusion_layers:
-            fused = features["text"]
             key_masks = {modality: masks[modality] & masks["text"] for modality in features if modality != "text"}
-            keep = utterance_mask[..., None].to(fused.dtype)
+            # The fusion stream is computed for the real utterances only (padding stays zero), as packed rows.
+            packing = _UtterancePacking(utterance_mask)
+            fused = packing.pack(features["text"])
+            key_features = {modality: packing.pack(features[modality]) for modality in key_masks}
             for layer in self.fusion_layers:
-                hidden_states += (fused,)
-                fused, probs = layer(fused, features, key_masks)
-                fused = fused * keep
+                if output_hidden_states:
+                    hidden_states += (packing.unpack(fused),)
+                fused, probs = layer(fused, key_features, key_masks, packing=packing)
                 fusion_attentions += (probs,)
+            fused = packing.unpack(fused)
             hidden_states += (fused,)
 
         blocks = [fused if modality == "text" and fused is not None else features[modality] for modality in self.modalities]

@@ -72,6 +72,7 @@ class M2FNetFeatureEncoder(nn.Module):
 
     def __init__(self, config: M2FNetExtractorConfig):
         super().__init__()
+        self.config = config
         self.encoder = AutoModel.from_config(config.encoder_config)
         self.projector = nn.Linear(_encoder_output_channels(config.encoder_config), config.projection_dim)
 
@@ -86,13 +87,33 @@ class M2FNetFeatureEncoder(nn.Module):
         Returns:
             `torch.FloatTensor` of shape `(batch_size, projection_dim)`.
         """
+        chunk = self.config.encoder_batch_size
+        if self.training or chunk is None or pixel_values.shape[0] <= chunk:
+            return self._encode(pixel_values, width_mask)
+        # Eval mode: images are independent (batch norm uses running statistics), so chunks bound the memory.
+        starts = range(0, pixel_values.shape[0], chunk)
+        masks = [None] * len(starts) if width_mask is None else [width_mask[start : start + chunk] for start in starts]
+        return torch.cat(
+            [self._encode(pixel_values[start : start + chunk], mask) for start, mask in zip(starts, masks)]
+        )
+
+    def _encode(self, pixel_values: torch.Tensor, width_mask: torch.Tensor | None) -> torch.Tensor:
+        if pixel_values.device.type == "cpu":
+            # oneDNN's convolutions run about 1.3x faster on channels-last input (same numbers up to rounding).
+            pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
         feature_map = self.encoder(pixel_values).last_hidden_state  # (batch, channels, h, w)
         if width_mask is None:
             pooled = feature_map.mean(dim=(2, 3))
         else:
-            # A column of the feature map is real if any input frame it covers is real.
-            column_mask = F.adaptive_max_pool1d(width_mask[:, None].to(feature_map.dtype), feature_map.shape[-1])
-            column_mask = column_mask[:, :, None, :]  # (batch, 1, 1, w)
+            # Column j of the feature map covers input columns [j * stride, (j + 1) * stride) with stride =
+            # width / num_columns (32 for ResNet): a column is real if it starts inside the clip. Counting by the
+            # stride (not by re-binning the mask to the batch's width) keeps a clip's embedding independent of how
+            # long the other clips of its batch are.
+            num_columns = feature_map.shape[-1]
+            lengths = width_mask.to(feature_map.dtype).sum(-1)
+            valid_columns = torch.ceil(lengths * num_columns / width_mask.shape[-1]).clamp(min=1)
+            column_mask = torch.arange(num_columns, device=feature_map.device) < valid_columns[:, None]
+            column_mask = column_mask[:, None, None, :].to(feature_map.dtype)  # (batch, 1, 1, w)
             total = (feature_map * column_mask).sum(dim=(2, 3))
             count = column_mask.sum(dim=(2, 3)) * feature_map.shape[2]
             pooled = total / count.clamp(min=1)

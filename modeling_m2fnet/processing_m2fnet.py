@@ -42,6 +42,8 @@ class _Utterance:
     video: Any = None
     start_time: float | None = None
     end_time: float | None = None
+    audio_start_time: float | None = None
+    audio_end_time: float | None = None
     label: int = -100
     present: dict[str, bool] = field(default_factory=dict)
 
@@ -59,7 +61,9 @@ class M2FNetProcessor(ProcessorMixin):
     - `"audio"` (optional): a path, bytes, `{"path", "bytes"}` or `{"array", "sampling_rate"}`; when absent and a
       video is given, the video's audio track is used;
     - `"video"` (optional): a path, bytes or `{"path", "bytes"}`; `"start_time"` / `"end_time"` (seconds,
-      optional) cut the utterance out of a longer recording;
+      optional) cut the utterance out of a longer recording (the video, and the audio when it comes from that
+      video). A separate `"audio"` recording is cut by `"audio_start_time"` / `"audio_end_time"` only (IEMOCAP:
+      one wav per utterance, one video per dialogue);
     - `"label"` or `"emotion"` (optional): an emotion name from `label_names` or its id.
 
     Text follows the paper's M-RoBERTa input (Sec. 3.2.1): each utterance is encoded with its `context_window`
@@ -209,6 +213,8 @@ class M2FNetProcessor(ProcessorMixin):
             video=utterance.get("video"),
             start_time=utterance.get("start_time"),
             end_time=utterance.get("end_time"),
+            audio_start_time=utterance.get("audio_start_time"),
+            audio_end_time=utterance.get("audio_end_time"),
             label=self._label_id(label, where),
         )
         if parsed.text is None and "text" in self.modalities:
@@ -235,9 +241,11 @@ class M2FNetProcessor(ProcessorMixin):
             )
         return start, separator
 
-    def _encode_with_context(self, token_ids: list[list[int]], index: int) -> list[int]:
+    def _encode_with_context(
+        self, token_ids: list[list[int]], index: int, special_ids: tuple[int, int] | None = None
+    ) -> list[int]:
         """`[CLS] previous [SEP] current [SEP] next [SEP]`, the current utterance kept whole when possible."""
-        start, separator = self._special_ids()
+        start, separator = special_ids if special_ids is not None else self._special_ids()
         window = self.context_window
         previous = [token for ids in token_ids[max(0, index - window) : index] for token in ids]
         following = [token for ids in token_ids[index + 1 : index + 1 + window] for token in ids]
@@ -256,11 +264,14 @@ class M2FNetProcessor(ProcessorMixin):
     def _encode_text(self, conversations: list[list[_Utterance]]) -> dict[str, np.ndarray]:
         flat = [self._utterance_string(utterance) for conversation in conversations for utterance in conversation]
         flat_ids = self.tokenizer(flat, add_special_tokens=False)["input_ids"]  # one batched (fast) call
+        special_ids = self._special_ids()  # tokenizer attribute lookups are slow: once per call, not per utterance
         encoded, offset = [], 0
         for conversation in conversations:
             token_ids = flat_ids[offset : offset + len(conversation)]
             offset += len(conversation)
-            encoded.append([self._encode_with_context(token_ids, index) for index in range(len(conversation))])
+            encoded.append(
+                [self._encode_with_context(token_ids, index, special_ids) for index in range(len(conversation))]
+            )
         batch_size = len(conversations)
         num_utterances = max(len(conversation) for conversation in conversations)
         length = max(len(ids) for conversation in encoded for ids in conversation)
@@ -286,15 +297,15 @@ class M2FNetProcessor(ProcessorMixin):
         logger.warning(f"{where}: {modality} unreadable ({error}); treating it as missing.")
 
     def _load_waveform(self, utterance: _Utterance, where: str) -> np.ndarray | None:
-        source = utterance.audio if utterance.audio is not None else utterance.video
+        if utterance.audio is not None:
+            source, start_time, end_time = utterance.audio, utterance.audio_start_time, utterance.audio_end_time
+        else:  # the video's own soundtrack, cut like its frames
+            source, start_time, end_time = utterance.video, utterance.start_time, utterance.end_time
         if source is None:
             return None
         try:
             waveform = load_audio(
-                source,
-                sampling_rate=self.feature_extractor.sampling_rate,
-                start_time=utterance.start_time,
-                end_time=utterance.end_time,
+                source, sampling_rate=self.feature_extractor.sampling_rate, start_time=start_time, end_time=end_time
             )
         except NoAudioStreamError:
             if utterance.audio is None:  # a video without an audio track: audio is simply missing

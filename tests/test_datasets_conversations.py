@@ -194,3 +194,18 @@ def test_cli_as_a_script(conversations_dir, tmp_path):
     reloaded = datasets.load_dataset("parquet", data_files=str(parquet_dir / "train.parquet"), split="train",
                                      cache_dir=str(tmp_path / "pq_cache"))  # fmt: skip
     assert reloaded[0]["utterances"][1]["audio"]["bytes"] == (conversations_dir / "media" / "u1.wav").read_bytes()
+
+
+def test_unlabelled_first_utterance_does_not_break_label_encoding(tmp_path):
+    """Regression: `datasets` encodes class names only when a list's first element is a name."""
+    rows = [
+        {"conversation_id": "d1", "utterance_id": 0, "speaker": "A", "text": "hi", "label": ""},
+        {"conversation_id": "d1", "utterance_id": 1, "speaker": "B", "text": "wow", "label": "surprise"},
+        {"conversation_id": "d2", "utterance_id": 0, "speaker": "A", "text": "oh no", "label": "sadness"},
+    ]
+    path = write_csv(tmp_path / "data.csv", rows)
+    _, dataset = build(tmp_path / "cache", data_files=str(path))
+    names = dataset["train"].features["utterances"].feature["emotion"].names
+    assert names == ["sadness", "surprise"]
+    assert [u["emotion"] for u in dataset["train"][0]["utterances"]] == [None, 1]
+    assert [u["emotion"] for u in dataset["train"][1]["utterances"]] == [0]

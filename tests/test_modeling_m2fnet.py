@@ -399,6 +399,21 @@ class M2FNetExtractorTest(unittest.TestCase):
         torch.testing.assert_close(masked, expected)
         self.assertFalse(torch.allclose(full, masked))
 
+    def test_audio_embedding_does_not_depend_on_the_batch_width(self):
+        """A clip padded to 200 or to 1001 frames (its batch's longest clip) gets the same embedding."""
+        torch.manual_seed(0)
+        extractor = M2FNetAudioExtractor(_tiny_extractor_config(M2FNetAudioConfig)).eval()
+        clip = torch.randn(1, 16, 150)
+        embeddings = []
+        for width in (200, 301, 1001):
+            padded = torch.full((1, 16, width), -1.5)
+            padded[..., :150] = clip
+            mask = (torch.arange(width) < 150).long()[None]
+            with torch.no_grad():
+                embeddings.append(extractor(padded, attention_mask=mask).embeddings)
+        torch.testing.assert_close(embeddings[0], embeddings[1])
+        torch.testing.assert_close(embeddings[0], embeddings[2])
+
     def test_one_class_batch_gives_zero_loss_with_gradient(self):
         extractor = M2FNetAudioExtractor(_tiny_extractor_config(M2FNetAudioConfig)).train()
         output = extractor(torch.randn(4, 16, 30), labels=torch.zeros(4, dtype=torch.long))

@@ -231,3 +231,17 @@ def test_save_load_round_trip(processor, tmp_path, speech_wav):
     for key in expected:
         torch.testing.assert_close(expected[key], actual[key])
     assert loaded.label_names == processor.label_names
+
+
+def test_cut_times_apply_to_the_video_and_its_own_soundtrack(processor, speech_wav, face_video_mp4):
+    """`start_time`/`end_time` cut the video (and audio taken from it); a separate wav is cut only by audio_*."""
+    cut = {"start_time": 0.5, "end_time": 1.0}
+    conversation = [
+        {"text": "a", "video": str(face_video_mp4), **cut},  # audio from the mp4, cut to 0.5 s
+        {"text": "b", "audio": str(speech_wav), "video": str(face_video_mp4), **cut},  # wav used whole
+        {"text": "c", "audio": str(speech_wav), "audio_start_time": 0.0, "audio_end_time": 0.25},
+    ]
+    frames = processor(conversations=[conversation], return_tensors="np")["audio_attention_mask"][0].sum(-1)
+    assert frames[0] == 1 + 8000 // 160
+    assert frames[1] == 1 + int(round(_duration(speech_wav) * 16000)) // 160
+    assert frames[2] == 1 + 4000 // 160
