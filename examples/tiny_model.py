@@ -53,20 +53,27 @@ def load_sample_conversation(path: str | Path = SAMPLES_DIR / "conversation.json
     return conversation
 
 
-def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int = 400):
+def train_tiny_tokenizer(texts: Iterable[str]):
     """
-    A real (lower-cased WordPiece, BERT-style) tokenizer trained in-process on `texts` with the `tokenizers`
-    library: nothing is downloaded.
+    A real lower-cased WordPiece (BERT-style) tokenizer built in-process: its vocabulary is every word of `texts`
+    plus single characters and `##` continuations (so unseen words still tokenize), in sorted order. Nothing is
+    downloaded, and, unlike a `tokenizers` trainer (which breaks frequency ties differently in every process), the
+    result is identical in every process and run, which exact resumption and multi-process training need.
     """
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    import string
+
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words = {word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))}
+    characters = sorted(set(string.ascii_lowercase + string.digits + string.punctuation))
     special_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special_tokens, show_progress=False)
-    backend.train_from_iterator(list(texts), trainer=trainer)
+    tokens = special_tokens + sorted(words | set(characters)) + [f"##{character}" for character in characters]
+    backend = Tokenizer(models.WordPiece({token: index for index, token in enumerate(tokens)}, unk_token="[UNK]"))
+    backend.normalizer = normalizer
+    backend.pre_tokenizer = pre_tokenizer
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
     )

@@ -35,13 +35,6 @@ from .modeling_m2fnet_extractors import M2FNetAudioExtractor, M2FNetExtractorOut
 from .processing_m2fnet import M2FNetProcessor
 
 
-def _register(register, *args, **kwargs) -> None:
-    try:
-        register(*args, **kwargs)
-    except ValueError:  # already registered in this process
-        pass
-
-
 def register_auto_classes() -> None:
     """
     Registers the M2FNet classes with the transformers `Auto*` factories of this process (so that a local checkpoint
@@ -52,13 +45,13 @@ def register_auto_classes() -> None:
     from transformers import AutoConfig, AutoFeatureExtractor, AutoImageProcessor, AutoModel, AutoProcessor
 
     for config_class in (M2FNetConfig, M2FNetAudioConfig, M2FNetVisionConfig):
-        _register(AutoConfig.register, config_class.model_type, config_class)
-    _register(AutoModel.register, M2FNetConfig, M2FNetForEmotionRecognition)
-    _register(AutoModel.register, M2FNetAudioConfig, M2FNetAudioExtractor)
-    _register(AutoModel.register, M2FNetVisionConfig, M2FNetVisualExtractor)
-    _register(AutoFeatureExtractor.register, M2FNetConfig, M2FNetFeatureExtractor)
-    _register(AutoImageProcessor.register, M2FNetConfig, slow_image_processor_class=M2FNetImageProcessor)
-    _register(AutoProcessor.register, M2FNetConfig, M2FNetProcessor)
+        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    AutoModel.register(M2FNetConfig, M2FNetForEmotionRecognition, exist_ok=True)
+    AutoModel.register(M2FNetAudioConfig, M2FNetAudioExtractor, exist_ok=True)
+    AutoModel.register(M2FNetVisionConfig, M2FNetVisualExtractor, exist_ok=True)
+    AutoFeatureExtractor.register(M2FNetConfig, M2FNetFeatureExtractor, exist_ok=True)
+    AutoImageProcessor.register(M2FNetConfig, slow_image_processor_class=M2FNetImageProcessor, exist_ok=True)
+    AutoProcessor.register(M2FNetConfig, M2FNetProcessor, exist_ok=True)
 
     M2FNetConfig.register_for_auto_class()
     M2FNetForEmotionRecognition.register_for_auto_class("AutoModel")
