@@ -175,4 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as error:  # bad input or data: a message naming it, not a traceback
+        sys.exit(f"evaluate.py: error: {error}")

@@ -1264,4 +1264,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as error:  # bad input or data: a message naming it, not a traceback
+        sys.exit(f"train_m2fnet.py: error: {error}")
