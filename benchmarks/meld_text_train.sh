@@ -19,11 +19,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FEATURES_DIR="${FEATURES_DIR:-outputs/features/meld-mpnet-text}"
-MODEL_DIR="${MODEL_DIR:-outputs/models/m2fnet-mpnet-text}"
-EPOCHS="${EPOCHS:-30}"
+FEATURES_DIR="${FEATURES_DIR:-outputs/features/meld-mpnet-text-noctx}"
+MODEL_DIR="${MODEL_DIR:-outputs/models/m2fnet-mpnet-text-noctx}"
+EPOCHS="${EPOCHS:-10}"
 
-for variant in plain class-weighted; do
+for variant in ${VARIANTS:-plain class-weighted}; do
     extra=()
     [ "$variant" = class-weighted ] && extra=(--class_weighted_loss)
     /usr/bin/time -v python examples/train_m2fnet.py --model_name_or_path "$MODEL_DIR" --features_dir "$FEATURES_DIR" \
