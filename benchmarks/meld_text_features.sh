@@ -27,20 +27,22 @@ cd "$(dirname "$0")/.."
 
 MELD_DIR="${MELD_DIR:-/work/shared/data/meld}"
 TEXT_ENCODER="${TEXT_ENCODER:-local_models/all-mpnet-base-v2}"
-MAX_DIALOGUES="${MAX_DIALOGUES:-512}"
+MAX_DIALOGUES="${MAX_DIALOGUES:-0}"
 NUM_THREADS="${NUM_THREADS:-2}"
-OUTPUT_DIR="${OUTPUT_DIR:-outputs/features/meld-mpnet-text}"
+OUTPUT_DIR="${OUTPUT_DIR:-outputs/features/meld-mpnet-text-noctx}"
+MODEL_DIR="${MODEL_DIR:-outputs/models/m2fnet-mpnet-text-noctx}"
+CONTEXT_WINDOW="${CONTEXT_WINDOW:-0}"  # 0 for frozen mean-pooled encoders (see README); the paper uses 1
 
 python examples/build_dataset.py meld --config text --data_dir "$MELD_DIR" --splits train validation \
     --output_dir outputs/datasets/meld-text --overwrite
 python examples/build_model.py --text_encoder "$TEXT_ENCODER" --modalities text --text_pooling mean \
-    --output_dir outputs/models/m2fnet-mpnet-text --overwrite
+    --context_window "$CONTEXT_WINDOW" --output_dir "$MODEL_DIR" --overwrite
 
 limit=()
 if [ "$MAX_DIALOGUES" -gt 0 ]; then
     limit=(--max_dialogues "$MAX_DIALOGUES")
 fi
-/usr/bin/time -v python examples/extract_features.py --model outputs/models/m2fnet-mpnet-text \
+/usr/bin/time -v python examples/extract_features.py --model "$MODEL_DIR" \
     --dataset outputs/datasets/meld-text --output_dir "$OUTPUT_DIR" --splits validation train \
     --shard_size 32 --batch_size 16 --utterances_per_forward 32 --num_threads "$NUM_THREADS" \
     --keep_cache --overwrite "${limit[@]}"
