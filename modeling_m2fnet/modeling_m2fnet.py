@@ -99,32 +99,62 @@ class M2FNetEmotionRecognitionOutput(ModelOutput):
 
 class _UtterancePacking:
     """
-    The real positions of a `(batch_size, num_utterances)` mask, so that the position-wise layers of the dialogue level
-    (projections, feed-forward blocks, layer norms) run on the real utterances only: `pack` gathers them into
-    `(num_real, dim)` rows and `unpack` scatters rows back. Attention is the only step that needs the dialogue
-    layout. Without padding, both are free views.
+    The real utterances of a batch of dialogues (the True positions of a `(batch_size, num_utterances)` mask) as one
+    packed sequence of `num_real` rows, so that the dialogue level spends no work on padding: its position-wise
+    layers (projections, feed-forward blocks, layer norms) run on the rows, and attention runs over groups of whole
+    dialogues at once with a block-diagonal mask (an utterance attends to the utterances of its own dialogue only).
+    Groups hold at most `max_group_rows` rows (or one dialogue), which bounds the `(rows, rows)` attention maps.
+    Without padding, packing is a free view and attention keeps the dialogue layout.
     """
+
+    max_group_rows = 256
 
     def __init__(self, mask: torch.Tensor):
         self.shape = tuple(mask.shape)
         self.is_full = bool(mask.all())
         self.index = None if self.is_full else mask.reshape(-1).nonzero().squeeze(-1)
+        self.groups = []  # (first row, end row) of consecutive whole dialogues
+        if not self.is_full:
+            start = end = 0
+            for length in mask.sum(dim=-1).tolist():
+                if end > start and end + length - start > self.max_group_rows:
+                    self.groups.append((start, end))
+                    start = end
+                end += length
+            self.groups.append((start, end))
+        self._attention_masks = {}
 
     def pack(self, states: torch.Tensor) -> torch.Tensor:
         """`(batch_size, num_utterances, dim)` -> `(num_real, dim)`."""
         flat = states.reshape(-1, states.shape[-1])
         return flat if self.is_full else flat.index_select(0, self.index)
 
-    def unpack(self, rows: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
-        """`(num_real, dim)` -> `(batch_size, num_utterances, dim)`, the other positions set to `fill` (or 0)."""
+    def unpack(self, rows: torch.Tensor) -> torch.Tensor:
+        """`(num_real, dim)` -> `(batch_size, num_utterances, dim)`, zeros at the other positions."""
         if self.is_full:
             return rows.view(*self.shape, rows.shape[-1])
-        num_positions = self.shape[0] * self.shape[1]
-        if fill is None:
-            base = rows.new_zeros(num_positions, rows.shape[-1])
-        else:
-            base = fill.to(rows.dtype).expand(num_positions, rows.shape[-1])
-        return base.index_copy(0, self.index, rows).view(*self.shape, rows.shape[-1])
+        zeros = rows.new_zeros(self.shape[0] * self.shape[1], rows.shape[-1])
+        return zeros.index_copy(0, self.index, rows).view(*self.shape, rows.shape[-1])
+
+    def attention_masks(self, key_mask: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """
+        For packed rows (not full), per group: `(allowed, has_key)`, where `allowed` `(rows, rows)` is True where the
+        query row may attend to the key row (same dialogue, `key_mask` True) and `has_key` `(rows,)` is True for the
+        rows whose dialogue has any valid key. Computed once per key mask and reused by every layer.
+        """
+        cached = self._attention_masks.get(id(key_mask))
+        if cached is None or cached[0] is not key_mask:
+            batch_size, num_utterances = self.shape
+            dialogue = torch.arange(batch_size, device=key_mask.device).repeat_interleave(num_utterances)[self.index]
+            valid = key_mask.reshape(-1)[self.index]
+            has_key = key_mask.any(dim=-1)[dialogue]
+            masks = []
+            for start, end in self.groups:
+                group = dialogue[start:end]
+                masks.append(((group[:, None] == group[None, :]) & valid[None, start:end], has_key[start:end]))
+            cached = (key_mask, masks)
+            self._attention_masks[id(key_mask)] = cached
+        return cached[1]
 
 
 class M2FNetAttention(nn.Module):
@@ -147,14 +177,19 @@ class M2FNetAttention(nn.Module):
         self.out_proj = nn.Linear(embed_dim, embed_dim)
 
     def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
-        batch_size, length, _ = states.shape
-        return states.view(batch_size, length, self.num_heads, self.head_dim).transpose(1, 2)
+        # (..., length, embed_dim) -> (..., num_heads, length, head_dim)
+        return states.unflatten(-1, (self.num_heads, self.head_dim)).transpose(-3, -2)
 
-    @staticmethod
-    def _unpack(states: torch.Tensor, projection: nn.Linear, packing: "_UtterancePacking") -> torch.Tensor:
-        # Positions left out of the packing hold zeros in the unpacked model, so their projection is the bias.
-        fill = projection.bias if projection.bias is not None else None
-        return packing.unpack(states, fill=fill)
+    def _attend(
+        self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor, has_key
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        scores = torch.matmul(queries, keys.transpose(-1, -2)) * self.scale
+        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        probs = scores.softmax(dim=-1)
+        # A query with no valid key (e.g. no utterance of its dialogue has audio) attends to nothing, not to padding.
+        probs = probs * has_key
+        probs = F.dropout(probs, p=self.dropout, training=self.training)
+        return torch.matmul(probs, values).transpose(-3, -2).flatten(-2), probs
 
     def forward(
         self,
@@ -163,7 +198,7 @@ class M2FNetAttention(nn.Module):
         value: torch.Tensor,
         key_mask: torch.Tensor,
         packing: _UtterancePacking | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         Args:
             query (`torch.FloatTensor` of shape `(batch_size, num_utterances, embed_dim)`)
@@ -172,33 +207,29 @@ class M2FNetAttention(nn.Module):
             key_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
                 True for the utterances that may be attended to.
             packing (`_UtterancePacking`, *optional*):
-                When given, `query`, `key` and `value` are packed rows `(num_real, dim)` of these positions (every
-                other position being zero), and so is the returned output.
+                When given, `query`, `key` and `value` are the packed rows `(num_real, dim)` of these positions, and
+                so is the returned output; `key_mask` must be False outside them.
 
         Returns:
-            The attended values `(batch_size, num_utterances, embed_dim)` (zero for a query with no valid key), or
-            `(num_real, embed_dim)` when packed, and the attention probabilities
-            `(batch_size, num_heads, num_utterances, num_utterances)`.
+            The attended values `(batch_size, num_utterances, embed_dim)`, or `(num_real, embed_dim)` when packed
+            (zero for a query with no valid key), and the attention probabilities
+            `(batch_size, num_heads, num_utterances, num_utterances)` (`None` when packed).
         """
         queries, keys, values = self.q_proj(query), self.k_proj(key), self.v_proj(value)
-        if packing is not None:
-            queries = self._unpack(queries, self.q_proj, packing)
-            keys = self._unpack(keys, self.k_proj, packing)
-            values = self._unpack(values, self.v_proj, packing)
-        batch_size, num_utterances = key_mask.shape
+        if packing is None or packing.is_full:
+            shape = key_mask.shape + (self.embed_dim,)
+            queries, keys, values = (self._split_heads(states.view(shape)) for states in (queries, keys, values))
+            has_key = key_mask.any(dim=-1)[:, None, None, None]
+            attended, probs = self._attend(queries, keys, values, key_mask[:, None, None, :], has_key)
+            if packing is not None:
+                return self.out_proj(attended.reshape(-1, self.embed_dim)), None
+            return self.out_proj(attended), probs
         queries, keys, values = self._split_heads(queries), self._split_heads(keys), self._split_heads(values)
-
-        scores = torch.matmul(queries, keys.transpose(-1, -2)) * self.scale
-        scores = scores.masked_fill(~key_mask[:, None, None, :], torch.finfo(scores.dtype).min)
-        probs = scores.softmax(dim=-1)
-        # A dialogue with no valid key (e.g. no utterance has audio) must attend to nothing, not to padding.
-        probs = probs * key_mask.any(dim=-1)[:, None, None, None]
-        probs = F.dropout(probs, p=self.dropout, training=self.training)
-
-        attended = torch.matmul(probs, values).transpose(1, 2).reshape(batch_size, num_utterances, self.embed_dim)
-        if packing is not None:
-            attended = packing.pack(attended)
-        return self.out_proj(attended), probs
+        attended = [
+            self._attend(queries[:, start:end], keys[:, start:end], values[:, start:end], allowed, has_key[:, None])[0]
+            for (start, end), (allowed, has_key) in zip(packing.groups, packing.attention_masks(key_mask))
+        ]
+        return self.out_proj(attended[0] if len(attended) == 1 else torch.cat(attended)), None
 
 
 class M2FNetMLP(nn.Module):
@@ -259,23 +290,34 @@ class M2FNetDialogueEncoder(nn.Module):
         self.gradient_checkpointing = False
 
     def forward(
-        self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor
+        self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """
         Args:
             hidden_states (`torch.FloatTensor` of shape `(batch_size, num_utterances, hidden_size)`)
             utterance_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
                 True where this modality exists for a real utterance.
+            output_attentions (`bool`, *optional*, defaults to `False`):
+                Return the attention probabilities of every layer (computed in the padded dialogue layout; without
+                them, the real utterances of the batch are packed and padding costs nothing).
         """
+        if output_attentions:
+            # The dialogue layout, so that every attention map comes out as (batch, heads, N, N).
+            keep = utterance_mask[..., None].to(hidden_states.dtype)
+            hidden_states = hidden_states * keep
+            attentions = ()
+            for layer in self.layers:
+                layer_output, probs = layer(hidden_states, utterance_mask)
+                hidden_states = (hidden_states + layer_output) * keep
+                attentions += (probs,)
+            return hidden_states, attentions
         # Positions outside the mask are zero on the way in and out: only the real utterances are computed.
         packing = _UtterancePacking(utterance_mask)
         hidden_states = packing.pack(hidden_states)
-        attentions = ()
         for layer in self.layers:
-            layer_output, probs = layer(hidden_states, utterance_mask, packing=packing)
+            layer_output, _ = layer(hidden_states, utterance_mask, packing=packing)
             hidden_states = hidden_states + layer_output
-            attentions += (probs,)
-        return packing.unpack(hidden_states), attentions
+        return packing.unpack(hidden_states), ()
 
 
 class M2FNetFusionLayer(GradientCheckpointingLayer):
@@ -325,7 +367,8 @@ class M2FNetFusionLayer(GradientCheckpointingLayer):
 
         Returns:
             The new text stream and the attention probabilities
-            `(batch_size, num_key_modalities, fusion_num_attention_heads, num_utterances, num_utterances)`.
+            `(batch_size, num_key_modalities, fusion_num_attention_heads, num_utterances, num_utterances)` (`None`
+            when packed).
         """
         attended, probs = [], []
         for modality in self.key_modalities:
@@ -335,7 +378,8 @@ class M2FNetFusionLayer(GradientCheckpointingLayer):
             attended.append(output)
             probs.append(modality_probs)
         fused = self.fc(torch.cat(attended, dim=-1))
-        return self.layer_norm(text_stream + self.dropout(fused)), torch.stack(probs, dim=1)
+        probs = torch.stack(probs, dim=1) if packing is None else None
+        return self.layer_norm(text_stream + self.dropout(fused)), probs
 
 
 class M2FNetPreTrainedModel(PreTrainedModel):
@@ -590,7 +634,10 @@ class M2FNetModel(M2FNetPreTrainedModel):
             modality_mask (`torch.LongTensor` of shape `(batch_size, num_utterances, 3)`, *optional*):
                 1 where the modality (text, audio, visual) exists for the utterance. Defaults to all ones.
             output_attentions (`bool`, *optional*):
-                Whether to return attention probabilities.
+                Whether to return attention probabilities. Without them, the dialogue level packs the real
+                utterances of the batch into one sequence (block-diagonal attention), so padding costs nothing; with
+                them, it runs in the padded `(batch_size, num_utterances)` layout that the maps are returned in. Both
+                give the same outputs.
             output_hidden_states (`bool`, *optional*):
                 Whether to return the fusion stream after every fusion layer.
         """
@@ -623,22 +670,27 @@ class M2FNetModel(M2FNetPreTrainedModel):
         features, encoder_attentions = {}, ()
         for modality in self.modalities:
             embeddings = self._utterance_embeddings(modality, inputs, masks[modality])
-            features[modality], attentions = self.dialogue_encoders[modality](embeddings, masks[modality])
+            features[modality], attentions = self.dialogue_encoders[modality](
+                embeddings, masks[modality], output_attentions=output_attentions
+            )
             encoder_attentions += attentions
 
         fused, hidden_states, fusion_attentions = None, (), ()
         if self.fusion_layers:
             key_masks = {modality: masks[modality] & masks["text"] for modality in features if modality != "text"}
-            # The fusion stream is computed for the real utterances only (padding stays zero), as packed rows.
-            packing = _UtterancePacking(utterance_mask)
-            fused = packing.pack(features["text"])
-            key_features = {modality: packing.pack(features[modality]) for modality in key_masks}
+            keep = utterance_mask[..., None].to(features["text"].dtype)
+            # Without attention maps to return, the fusion stream is computed for the real utterances only, packed.
+            packing = None if output_attentions else _UtterancePacking(utterance_mask)
+            fused = features["text"] if packing is None else packing.pack(features["text"])
+            key_features = {m: features[m] if packing is None else packing.pack(features[m]) for m in key_masks}
             for layer in self.fusion_layers:
                 if output_hidden_states:
-                    hidden_states += (packing.unpack(fused),)
+                    hidden_states += (fused if packing is None else packing.unpack(fused),)
                 fused, probs = layer(fused, key_features, key_masks, packing=packing)
-                fusion_attentions += (probs,)
-            fused = packing.unpack(fused)
+                if packing is None:
+                    fused = fused * keep
+                    fusion_attentions += (probs,)
+            fused = fused if packing is None else packing.unpack(fused)
             hidden_states += (fused,)
 
         blocks = [fused if modality == "text" and fused is not None else features[modality] for modality in self.modalities]

@@ -1,0 +1,236 @@
+# Copyright 2026 The m2fnet Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Inference time per conversation vs its number of utterances: text backbone, full M2FNet, dialogue level alone.
+
+Three measurements per conversation length N (batch of one conversation, `torch.inference_mode`, eval mode):
+
+- (a) the text backbone alone: all-mpnet-base-v2 from `local_models/` (RoBERTa-base-sized random weights when it is
+  absent) on the N utterances, each tokenised with its previous and next utterance as context (M-RoBERTa input);
+- (b) the full M2FNet on raw inputs: that text encoder + the paper's audio and visual extractors (ResNet-18 each,
+  15 frames of 224 px and one 112 px face per frame, log-mel of about 3 s of speech) + the dialogue level;
+- (c) the dialogue level alone on cached embeddings (D_T = 768, D_A = 300, D_V = 600; 1 encoder layer per
+  modality, 5 fusion layers: the paper's MELD setting), and the same with D_T = 1024 (RoBERTa-large's width).
+
+The ratio (c) / (a) is the cost of M2FNet's dialogue level relative to its text backbone (goal: at most 10 %).
+
+    python benchmarks/bench_model.py            # full run, about 8 minutes on 2 busy cores
+    python benchmarks/bench_model.py --quick    # smoke check, < 1 minute
+"""
+
+import argparse
+import resource
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    LOCAL_MODELS,
+    SENTENCES,
+    SPEAKERS,
+    describe,
+    format_table,
+    generate_face_video,
+    generate_speech,
+    machine_description,
+    set_threads,
+    time_call,
+    write_results,
+)
+
+
+ROBERTA_BASE = {"model_type": "roberta", "vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": 12,
+                "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 514,
+                "type_vocab_size": 1, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}  # fmt: skip
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_text_backbone():
+    """(backbone, tokenizer, name, pooling): the real all-mpnet-base-v2, else a random RoBERTa-base."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    path = LOCAL_MODELS / "all-mpnet-base-v2"
+    if (path / "model.safetensors").exists():
+        backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False)
+        return backbone.eval(), AutoTokenizer.from_pretrained(str(path)), "all-mpnet-base-v2 (real weights)", "mean"
+    from examples.tiny_model import train_tiny_tokenizer
+
+    config = AutoConfig.for_model(**ROBERTA_BASE)
+    backbone = AutoModel.from_config(config, add_pooling_layer=False).eval()
+    lines = [f"{speaker}: {sentence}" for speaker in SPEAKERS for sentence in SENTENCES]
+    return backbone, train_tiny_tokenizer(lines), "RoBERTa-base size, random weights (local_models/ absent)", "cls"
+
+
+def conversation(num_utterances: int, videos=None) -> list[dict]:
+    utterances = []
+    for index in range(num_utterances):
+        utterance = {"speaker": SPEAKERS[index % len(SPEAKERS)], "text": SENTENCES[index % len(SENTENCES)]}
+        if videos:
+            utterance["video"] = str(videos[index % len(videos)])
+        utterances.append(utterance)
+    return utterances
+
+
+def tile_utterances(batch: dict, num_utterances: int) -> dict:
+    """Repeats the utterances of a one-conversation batch `(1, K, ...)` cyclically to `(1, num_utterances, ...)`."""
+    import torch
+
+    index = torch.arange(num_utterances) % batch["utterance_mask"].shape[1]
+    return {key: value[:, index] for key, value in batch.items()}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N in (1, 4), one repeat of (b): a smoke check.")
+    parser.add_argument("--utterances", type=int, nargs="+", default=None,
+                        help="Conversation lengths N (default 1 2 4 8 16 32 64).")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=None, help="Timed repeats of (a) and (c) (default 5).")
+    parser.add_argument("--full_repeats", type=int, default=1, help="Timed repeats of (b) (default 1).")
+    parser.add_argument("--full_budget_s", type=float, default=300.0,
+                        help="Seconds allowed for (b); longer conversations are skipped (and marked) past it.")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice).")
+    parser.add_argument("--output_dir", default=None, help="Where to write model.json (default benchmarks/results).")
+    parser.add_argument("--name", default="model", help="Name of the JSON file (without .json).")
+    args = parser.parse_args(argv)
+
+    set_threads(args.threads)
+    import torch
+
+    from modeling_m2fnet import (
+        M2FNetConfig,
+        M2FNetFeatureExtractor,
+        M2FNetForEmotionRecognition,
+        M2FNetImageProcessor,
+        M2FNetProcessor,
+    )
+
+    machine = machine_description()
+    print(describe(machine), flush=True)
+    sizes = args.utterances or ([1, 4] if args.quick else [1, 2, 4, 8, 16, 32, 64])
+    repeats = args.repeats or (2 if args.quick else 5)
+    full_repeats = args.full_repeats
+    torch.manual_seed(0)
+
+    backbone, tokenizer, backbone_name, pooling = load_text_backbone()
+    config = M2FNetConfig(text_config=backbone.config.to_dict(), text_pooling=pooling)  # paper-default rest
+    model = M2FNetForEmotionRecognition(config).eval()
+    model.m2fnet.text_model.load_state_dict(backbone.state_dict(), strict=False)
+    roberta_large_width = M2FNetForEmotionRecognition(M2FNetConfig(
+        text_config={"model_type": "roberta", "hidden_size": 1024, "num_hidden_layers": 1, "num_attention_heads": 16,
+                     "intermediate_size": 64, "vocab_size": 64},  # unused: only its width matters for (c)
+        audio_config={"encoder_config": {"model_type": "resnet", "depths": [1], "hidden_sizes": [8],
+                                         "embedding_size": 8}},
+        vision_config={"encoder_config": {"model_type": "resnet", "depths": [1], "hidden_sizes": [8],
+                                          "embedding_size": 8}},
+    )).eval()  # fmt: skip
+
+    def dialogue_parameters(m) -> int:
+        extractors = ("m2fnet.text_model.", "m2fnet.audio_model.", "m2fnet.vision_model.")
+        return sum(p.numel() for name, p in m.named_parameters() if not name.startswith(extractors))
+
+    parameters = {
+        "text_backbone": sum(p.numel() for p in backbone.parameters()),
+        "audio_extractor": sum(p.numel() for p in model.m2fnet.audio_model.parameters()),
+        "visual_extractor": sum(p.numel() for p in model.m2fnet.vision_model.parameters()),
+        "dialogue_level_768": dialogue_parameters(model),
+        "dialogue_level_1024": dialogue_parameters(roberta_large_width),
+    }
+    print(f"parameters: {parameters}", flush=True)
+
+    # Media inputs: three real utterances (mp4 with face + AAC speech) through the processor, tiled to N.
+    speech = [generate_speech(index) for index in range(3)]
+    videos = [generate_face_video(640, 360, path) for path in speech]
+    processor = M2FNetProcessor(tokenizer, M2FNetFeatureExtractor(), M2FNetImageProcessor())
+    media = processor(conversations=[conversation(len(videos), videos)], return_tensors="pt")
+    media = {key: value for key, value in media.items() if key not in ("input_ids", "attention_mask", "labels")}
+    text_processor = M2FNetProcessor(tokenizer, M2FNetFeatureExtractor(), M2FNetImageProcessor(), modalities=["text"])
+
+    rows, results = [], []
+    full_spent = 0.0
+    for num_utterances in sizes:
+        text = text_processor(conversations=[conversation(num_utterances)], return_tensors="pt")
+        input_ids, attention_mask = text["input_ids"][0], text["attention_mask"][0]
+        raw = {**tile_utterances(media, num_utterances), "input_ids": text["input_ids"],
+               "attention_mask": text["attention_mask"]}  # fmt: skip
+        embeds = {"text_embeds": torch.randn(1, num_utterances, config.text_embed_dim),
+                  "audio_embeds": torch.randn(1, num_utterances, config.audio_embed_dim),
+                  "visual_embeds": torch.randn(1, num_utterances, config.visual_embed_dim),
+                  "utterance_mask": raw["utterance_mask"], "modality_mask": raw["modality_mask"]}  # fmt: skip
+        embeds_1024 = {**embeds, "text_embeds": torch.randn(1, num_utterances, 1024)}
+        with torch.inference_mode():
+            backbone_time = time_call(partial(backbone, input_ids=input_ids, attention_mask=attention_mask),
+                                      repeats=repeats, warmup=1, budget_s=30)  # fmt: skip
+            dialogue_time = time_call(partial(model, **embeds), repeats=2 * repeats, warmup=1, budget_s=20)
+            dialogue_1024_time = time_call(partial(roberta_large_width, **embeds_1024), repeats=2 * repeats,
+                                           warmup=1, budget_s=20)  # fmt: skip
+            full_time = None
+            # (b) grows linearly with N: skip the lengths that would not fit in the budget (extrapolated).
+            last = results[-1]["full_model"] if results and results[-1]["full_model"] else None
+            per_utterance = last["median_s"] / results[-1]["num_utterances"] if last else 0.0
+            projected = per_utterance * num_utterances * full_repeats
+            if full_spent + projected <= args.full_budget_s:
+                start = time.perf_counter()
+                full_time = time_call(partial(model, **raw), repeats=full_repeats, warmup=1 if not results else 0)
+                full_spent += time.perf_counter() - start
+        ratio = dialogue_time["median_s"] / backbone_time["median_s"]
+        result = {
+            "num_utterances": num_utterances,
+            "text_tokens_per_utterance": int(attention_mask.shape[-1]),
+            "text_real_tokens_mean": float(attention_mask.sum(-1).float().mean()),
+            "text_backbone": backbone_time,
+            "full_model": full_time,
+            "dialogue_level": dialogue_time,
+            "dialogue_level_d1024": dialogue_1024_time,
+            "dialogue_over_backbone": ratio,
+            "peak_rss_mib_so_far": peak_rss_mib(),
+        }
+        results.append(result)
+        full_ms = f"{full_time['median_s'] * 1e3:.0f}" if full_time else "skipped (budget)"
+        row = [num_utterances, f"{backbone_time['median_s'] * 1e3:.1f}", full_ms,
+               f"{dialogue_time['median_s'] * 1e3:.2f}", f"{dialogue_1024_time['median_s'] * 1e3:.2f}",
+               f"{100 * ratio:.1f} %", f"{peak_rss_mib():.0f}"]  # fmt: skip
+        rows.append(row)
+        print("  N=" + " | ".join(str(value) for value in row), flush=True)
+
+    headers = ["N utterances", "(a) text backbone ms", "(b) full M2FNet ms", "(c) dialogue level ms (D_T 768)",
+               "(c) D_T 1024 ms", "(c) / (a)", "peak RSS MiB"]  # fmt: skip
+    print()
+    print(f"Inference per conversation (text backbone: {backbone_name}; batch of one conversation)")
+    print(format_table(headers, rows))
+
+    payload = {
+        "benchmark": "model",
+        "command": "python benchmarks/bench_model.py" + (" --quick" if args.quick else ""),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine,
+        "settings": {"text_backbone": backbone_name, "text_pooling": pooling, "num_frames": 15, "frame_size": 224,
+                     "face_size": 112, "faces_per_frame": int(media["face_mask"].sum() / media["face_mask"].numel()),
+                     "spectrogram_frames": int(media["input_features"].shape[-1]), "num_hidden_layers": 1,
+                     "num_fusion_layers": 5, "text_embed_dim": config.text_embed_dim,
+                     "audio_embed_dim": config.audio_embed_dim, "visual_embed_dim": config.visual_embed_dim},
+        "parameters": parameters,
+        "results": results,
+    }  # fmt: skip
+    path = write_results(args.name, payload, args.output_dir)
+    print(f"\nwrote {path}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
