@@ -24,7 +24,7 @@ Three measurements per conversation length N (batch of one conversation, `torch.
 
 The ratio (c) / (a) is the cost of M2FNet's dialogue level relative to its text backbone (goal: at most 10 %).
 
-    python benchmarks/bench_model.py            # full run, about 8 minutes on 2 busy cores
+    python benchmarks/bench_model.py            # full run: about 2 minutes on 2 idle cores, up to 8 on busy ones
     python benchmarks/bench_model.py --quick    # smoke check, < 1 minute
 """
 

@@ -19,7 +19,7 @@ a 16:9 background) at 1280x720 (MELD's clip size) and 640x360, with the speech a
 uses its default settings (15 frames, 224 px scenes, 112 px faces, 128 mel bins); the text tokenizer is
 all-mpnet-base-v2's from `local_models/` (or a WordPiece tokenizer trained in-process when it is absent).
 
-    python benchmarks/bench_processor.py            # full run, about 3 minutes on 2 busy cores
+    python benchmarks/bench_processor.py            # full run: about 1 minute on 2 idle cores, 3 on busy ones
     python benchmarks/bench_processor.py --quick    # smoke check, < 1 minute
 """
 

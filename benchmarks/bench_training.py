@@ -22,7 +22,7 @@ embeddings are random, stored as a `datasets.Dataset` in the cached-feature form
 and unused; AdamW (lr 5e-4, weight decay 5e-4) over the dialogue level; batches of 16 dialogues. One epoch is
 collation (from the Arrow rows) + forward + backward + optimizer step for every batch.
 
-    python benchmarks/bench_training.py            # 2 epochs (random batches) + 2 extra epochs, about 3 minutes
+    python benchmarks/bench_training.py            # 2 epochs + 2 extra epochs: about 1.5 minutes on 2 idle cores
     python benchmarks/bench_training.py --revision 8692698 --no_extra --name training_before   # the code before
     python benchmarks/bench_training.py --quick    # 6 steps, epoch time extrapolated: a smoke check (< 1 min)
 """

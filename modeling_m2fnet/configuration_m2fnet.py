@@ -98,7 +98,7 @@ class M2FNetExtractorConfig(PreTrainedConfig):
         encoder_batch_size (`int`, *optional*, defaults to 64):
             In eval mode, the encoder takes at most this many images (frames, faces or spectrograms) per forward
             pass, which bounds the activation memory: 64 utterances of 15 frames are 960 frames, about 6 GB of
-            ResNet-18 activations at once on 224 px frames, 0.7 GB in chunks of 64. Results do not depend on it
+            ResNet-18 activations at once on 224 px frames, about 0.5 GB in chunks of 64. Results do not depend on it
             (batch norm uses its running statistics in eval mode). In training mode every image of the batch is
             encoded at once, so that batch-norm statistics cover the whole batch. `None` disables chunking.
     """

@@ -290,18 +290,18 @@ class M2FNetDialogueEncoder(nn.Module):
         self.gradient_checkpointing = False
 
     def forward(
-        self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor, return_attentions: bool = False
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """
         Args:
             hidden_states (`torch.FloatTensor` of shape `(batch_size, num_utterances, hidden_size)`)
             utterance_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
                 True where this modality exists for a real utterance.
-            output_attentions (`bool`, *optional*, defaults to `False`):
+            return_attentions (`bool`, *optional*, defaults to `False`):
                 Return the attention probabilities of every layer (computed in the padded dialogue layout; without
                 them, the real utterances of the batch are packed and padding costs nothing).
         """
-        if output_attentions:
+        if return_attentions:
             # The dialogue layout, so that every attention map comes out as (batch, heads, N, N).
             keep = utterance_mask[..., None].to(hidden_states.dtype)
             hidden_states = hidden_states * keep
@@ -671,7 +671,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
         for modality in self.modalities:
             embeddings = self._utterance_embeddings(modality, inputs, masks[modality])
             features[modality], attentions = self.dialogue_encoders[modality](
-                embeddings, masks[modality], output_attentions=output_attentions
+                embeddings, masks[modality], return_attentions=output_attentions
             )
             encoder_attentions += attentions
 

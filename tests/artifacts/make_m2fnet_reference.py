@@ -25,11 +25,12 @@ python tests/artifacts/make_m2fnet_reference.py --package_dir /tmp/m2fnet_ref/m2
 Regenerate it (without `--package_dir`, i.e. with the working tree's `modeling_m2fnet`) only when a change of the
 model's numbers is intended, and say so in the commit message.
 
-What it holds: the model weights (`weights.*`), the inputs (`inputs.*`), and for three cases the outputs and
-statistics of the gradient of every parameter (sum, absolute sum, sum of squares): `raw` (token ids with trailing all-padding columns, log-mels, frames and faces, eval
-mode), `embeds` (precomputed utterance embeddings, eval mode) and `train` (raw inputs in training mode with every
-dropout at 0, so batch norm uses batch statistics). The batch has padded utterances, missing modalities and a
-dialogue without any audio (a fusion attention with no valid key).
+What it holds: the model weights (`weights.*`), the inputs (`inputs.*`), and for three cases the outputs, the
+attention maps and statistics of the gradient of every parameter (sum, absolute sum, sum of squares): `raw` (token
+ids with trailing all-padding columns, log-mels, frames and faces, eval mode), `embeds` (precomputed utterance
+embeddings, eval mode) and `train` (raw inputs in training mode with every dropout at 0, so batch norm uses batch
+statistics). The batch has padded utterances, missing modalities and a dialogue without any audio (a fusion attention
+with no valid key).
 """
 
 import argparse
