@@ -28,8 +28,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from examples import erc_training_utils, train_m2fnet
 from examples import evaluate as evaluate_script
-from examples import train_m2fnet
 from examples.tiny_model import build_tiny_m2fnet
 from examples.toy_data import make_toy_dataset
 from modeling_m2fnet import MELD_EMOTIONS
@@ -382,11 +382,11 @@ def test_resume_ignores_incomplete_checkpoints(tmp_path):
         (checkpoints / name).mkdir(parents=True)
         if complete:
             (checkpoints / name / train_m2fnet.TRAINING_STATE_NAME).write_text("{}")
-    assert train_m2fnet.list_checkpoints(tmp_path) == [checkpoints / "checkpoint-4", checkpoints / "checkpoint-12"]
-    assert train_m2fnet.resolve_checkpoint("latest", tmp_path) == checkpoints / "checkpoint-12"
-    assert train_m2fnet.resolve_checkpoint("latest", tmp_path / "elsewhere") is None
+    assert erc_training_utils.list_checkpoints(tmp_path) == [checkpoints / "checkpoint-4", checkpoints / "checkpoint-12"]
+    assert erc_training_utils.resolve_checkpoint("latest", tmp_path) == checkpoints / "checkpoint-12"
+    assert erc_training_utils.resolve_checkpoint("latest", tmp_path / "elsewhere") is None
     with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
-        train_m2fnet.resolve_checkpoint(str(checkpoints / "checkpoint-20"), tmp_path)
+        erc_training_utils.resolve_checkpoint(str(checkpoints / "checkpoint-20"), tmp_path)
 
 
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
@@ -434,7 +434,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     (interrupted / "checkpoints" / ".checkpoint-99.tmp").mkdir()
     (interrupted / "checkpoints" / ".checkpoint-99.tmp" / "model.safetensors").write_bytes(b"half-written")
     (interrupted / "checkpoints" / "checkpoint-98").mkdir()
-    complete = train_m2fnet.list_checkpoints(interrupted)
+    complete = erc_training_utils.list_checkpoints(interrupted)
     assert complete and complete[-1].name in ("checkpoint-8", "checkpoint-12", "checkpoint-16", "checkpoint-20")
 
     result = subprocess.run(
