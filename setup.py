@@ -52,7 +52,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["modeling_m2fnet", "datasets_scripts"],
+    packages=["modeling_m2fnet", "datasets_scripts", "m2fnet_training"],
     install_requires=CORE,
     extras_require=EXTRAS,
     classifiers=[

@@ -69,7 +69,7 @@ def load_text_backbone():
     if (path / "model.safetensors").exists():
         backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False)
         return backbone.eval(), AutoTokenizer.from_pretrained(str(path)), "all-mpnet-base-v2 (real weights)", "mean"
-    from examples.tiny_model import train_tiny_tokenizer
+    from m2fnet_training.tiny_model import train_tiny_tokenizer
 
     config = AutoConfig.for_model(**ROBERTA_BASE)
     backbone = AutoModel.from_config(config, add_pooling_layer=False).eval()
@@ -136,18 +136,18 @@ def main(argv=None) -> dict:
                      "intermediate_size": 64, "vocab_size": 64},  # unused: only its width matters for (c)
         audio_config={"encoder_config": {"model_type": "resnet", "depths": [1], "hidden_sizes": [8],
                                          "embedding_size": 8}},
-        vision_config={"encoder_config": {"model_type": "resnet", "depths": [1], "hidden_sizes": [8],
+        visual_config={"encoder_config": {"model_type": "resnet", "depths": [1], "hidden_sizes": [8],
                                           "embedding_size": 8}},
     )).eval()  # fmt: skip
 
     def dialogue_parameters(m) -> int:
-        extractors = ("m2fnet.text_model.", "m2fnet.audio_model.", "m2fnet.vision_model.")
+        extractors = ("m2fnet.text_model.", "m2fnet.audio_model.", "m2fnet.visual_model.")
         return sum(p.numel() for name, p in m.named_parameters() if not name.startswith(extractors))
 
     parameters = {
         "text_backbone": sum(p.numel() for p in backbone.parameters()),
         "audio_extractor": sum(p.numel() for p in model.m2fnet.audio_model.parameters()),
-        "visual_extractor": sum(p.numel() for p in model.m2fnet.vision_model.parameters()),
+        "visual_extractor": sum(p.numel() for p in model.m2fnet.visual_model.parameters()),
         "dialogue_level_768": dialogue_parameters(model),
         "dialogue_level_1024": dialogue_parameters(roberta_large_width),
     }

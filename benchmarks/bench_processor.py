@@ -54,7 +54,7 @@ def build_tokenizer():
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(str(path)), "all-mpnet-base-v2"
-    from examples.tiny_model import train_tiny_tokenizer
+    from m2fnet_training.tiny_model import train_tiny_tokenizer
 
     lines = [f"{speaker}: {sentence}" for speaker in SPEAKERS for sentence in SENTENCES]
     return train_tiny_tokenizer(lines), "WordPiece trained in-process (local_models/ absent)"

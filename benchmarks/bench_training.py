@@ -178,7 +178,7 @@ def main(argv=None) -> dict:
         text_config = {"model_type": "roberta", "hidden_size": args.text_dim, "num_hidden_layers": 24,
                        "num_attention_heads": 16, "intermediate_size": 4 * args.text_dim, "vocab_size": 50265}  # fmt: skip
     model = M2FNetForEmotionRecognition(M2FNetConfig(text_config=text_config, hidden_dropout_prob=0.4))
-    extractors = (model.m2fnet.text_model, model.m2fnet.audio_model, model.m2fnet.vision_model)
+    extractors = (model.m2fnet.text_model, model.m2fnet.audio_model, model.m2fnet.visual_model)
     for extractor in extractors:
         extractor.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]

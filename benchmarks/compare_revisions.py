@@ -149,7 +149,7 @@ def dialogue_config(package, text_dim: int = 768, **overrides):
     return package.M2FNetConfig(
         text_config={"model_type": "bert", "hidden_size": text_dim, "num_hidden_layers": 1, "num_attention_heads": 4,
                      "intermediate_size": 16, "vocab_size": 16},
-        audio_config={"encoder_config": encoder}, vision_config={"encoder_config": encoder}, **overrides,
+        audio_config={"encoder_config": encoder}, visual_config={"encoder_config": encoder}, **overrides,
     )  # fmt: skip
 
 
@@ -211,7 +211,7 @@ def tokenizer():
     path = LOCAL_MODELS / "all-mpnet-base-v2"
     if (path / "tokenizer.json").exists():
         return AutoTokenizer.from_pretrained(str(path))
-    from examples.tiny_model import train_tiny_tokenizer
+    from m2fnet_training.tiny_model import train_tiny_tokenizer
 
     return train_tiny_tokenizer([f"{s}: {t}" for s in SPEAKERS for t in SENTENCES])
 
@@ -347,7 +347,7 @@ def compare_visual(packages, rounds, quick):
     import torch
 
     def config(package):
-        return package.M2FNetVisionConfig()  # ResNet-18, 300-d, scene + face
+        return package.M2FNetVisualConfig()  # ResNet-18, 300-d, scene + face
 
     models = twin_models(packages, config, "M2FNetVisualExtractor")
     utterances = 2 if quick else 6
@@ -464,7 +464,7 @@ def child_visual(side: str, package_dir: str | None, utterances: int) -> None:
 
     package = import_package(package_dir) if package_dir else __import__("modeling_m2fnet")
     torch.manual_seed(0)
-    model = package.M2FNetVisualExtractor(package.M2FNetVisionConfig()).eval()
+    model = package.M2FNetVisualExtractor(package.M2FNetVisualConfig()).eval()
     frames = torch.randn(utterances, 15, 3, 224, 224)
     faces, weights = torch.randn(utterances, 15, 1, 3, 112, 112), torch.ones(utterances, 15, 1)
     before = _peak_rss_mib()

@@ -94,7 +94,7 @@ VOLATILE_CONFIG_KEYS = (
 )
 # Submodule of `M2FNetModel` that computes each modality's utterance embeddings, and its config.
 EXTRACTOR_ATTRIBUTES = {"text": ("text_model", "text_config"), "audio": ("audio_model", "audio_config"),
-                        "visual": ("vision_model", "vision_config")}  # fmt: skip
+                        "visual": ("visual_model", "visual_config")}  # fmt: skip
 
 
 def features_schema(embed_dims: dict[str, int]) -> datasets.Features:
@@ -508,7 +508,7 @@ def extract_features(
 
     Args:
         model ([`M2FNetForEmotionRecognition`] or [`M2FNetModel`]):
-            The model whose extractors (`text_model`, `audio_model`, `vision_model`) are run, in eval mode under
+            The model whose extractors (`text_model`, `audio_model`, `visual_model`) are run, in eval mode under
             `torch.no_grad()` (its training mode is restored at the end; with `device`, it is moved there).
         processor ([`M2FNetProcessor`]):
             The model's processor.

@@ -77,7 +77,7 @@ logger = logging.getLogger("build_model")
 # Checkpoint weights that our text model leaves out on purpose: M2FNet reads token states, never the pooler.
 IGNORED_TEXT_KEY_PARTS = ("pooler.",)
 EXTRACTORS = {"audio": (M2FNetAudioExtractor, "m2fnet_audio", "audio_model"),
-              "visual": (M2FNetVisualExtractor, "m2fnet_vision", "vision_model")}  # fmt: skip
+              "visual": (M2FNetVisualExtractor, "m2fnet_visual", "visual_model")}  # fmt: skip
 
 
 def _looks_like_path(name: str) -> bool:
@@ -265,7 +265,7 @@ def build_m2fnet(
             `audio_config` and its weights fill `model.m2fnet.audio_model`. A `preprocessor_config.json` of an
             `M2FNetFeatureExtractor` saved next to it is used by the processor.
         visual_extractor (`str` or `Path`, *optional*):
-            Folder of an [`M2FNetVisualExtractor`] (stage 1), likewise for `vision_config` / `vision_model` (and an
+            Folder of an [`M2FNetVisualExtractor`] (stage 1), likewise for `visual_config` / `visual_model` (and an
             `M2FNetImageProcessor` saved next to it).
         modalities (`list[str]`, *optional*):
             Active modalities; defaults to those of `config`, else all three. Active audio / visual modalities
@@ -306,7 +306,7 @@ def build_m2fnet(
     conflicts = [
         name
         for name, source in (("text_config", text_encoder), ("audio_config", audio_extractor),
-                             ("vision_config", visual_extractor))
+                             ("visual_config", visual_extractor))
         if source is not None and name in config_overrides
     ]  # fmt: skip
     if conflicts:
@@ -348,7 +348,7 @@ def build_m2fnet(
     loading_info: dict[str, Any] = {"modalities": modalities, "label_names": label_names}
     if text_encoder is not None:
         text_encoder = check_model_source(text_encoder, "The text encoder")
-        if _read_model_type(text_encoder) in ("m2fnet", "m2fnet_audio", "m2fnet_vision"):
+        if _read_model_type(text_encoder) in ("m2fnet", "m2fnet_audio", "m2fnet_visual"):
             raise ValueError(
                 f"{text_encoder!r} is an M2FNet checkpoint, not a text encoder: load it with "
                 "`AutoModel.from_pretrained(..., trust_remote_code=True)`, or pass it as `config=` to reuse its settings."
@@ -369,7 +369,7 @@ def build_m2fnet(
     for modality, source in (("audio", audio_extractor), ("visual", visual_extractor)):
         if source is not None:
             extractors[modality] = load_extractor(modality, source)
-            base_kwargs["audio_config" if modality == "audio" else "vision_config"] = extractors[modality].config
+            base_kwargs["audio_config" if modality == "audio" else "visual_config"] = extractors[modality].config
             loading_info[f"{modality}_extractor"] = str(source)
         elif modality in modalities:
             logger.warning(f"No {modality} extractor given: the {modality} extractor is randomly initialised.")

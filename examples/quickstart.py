@@ -29,18 +29,19 @@ from pathlib import Path
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 from transformers import AutoModel, AutoProcessor  # noqa: E402
 
-from examples.tiny_model import SAMPLES_DIR, build_tiny_m2fnet, load_sample_conversation  # noqa: E402
+from m2fnet_training.tiny_model import build_tiny_m2fnet, load_sample_conversation  # noqa: E402
 from modeling_m2fnet import register_auto_classes  # noqa: E402
 
 
 def save_tiny_checkpoint(output_dir: Path) -> Path:
     """Builds the tiny random model + processor and saves them (with code) atomically to `output_dir`."""
-    conversation = load_sample_conversation()
+    conversation = load_sample_conversation(SAMPLES_DIR / "conversation.json")
     model, processor = build_tiny_m2fnet(f"{utterance['speaker']}: {utterance['text']}" for utterance in conversation)
     register_auto_classes()
     output_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,7 @@ from modeling_m2fnet import (  # noqa: E402
     M2FNetAudioExtractor,
     M2FNetFeatureExtractor,
     M2FNetImageProcessor,
-    M2FNetVisionConfig,
+    M2FNetVisualConfig,
     M2FNetVisualExtractor,
     MediaDecodingError,
     load_audio,
@@ -81,7 +81,7 @@ logger = get_logger(__name__)
 PAPER_EPOCHS = {"audio": 60, "visual": 100}
 EXTRACTOR_CLASSES = {
     "audio": (M2FNetAudioConfig, M2FNetAudioExtractor),
-    "visual": (M2FNetVisionConfig, M2FNetVisualExtractor),
+    "visual": (M2FNetVisualConfig, M2FNetVisualExtractor),
 }
 
 

@@ -73,8 +73,8 @@ from transformers import (  # noqa: E402
 )
 
 from datasets_scripts.collator import EMBED_COLUMNS, M2FNetEmbeddingCollator  # noqa: E402
-from examples.tiny_model import tiny_config, tiny_processor  # noqa: E402
-from examples.toy_data import ToyDataConfig, make_toy_dataset, toy_tokenizer  # noqa: E402
+from m2fnet_training.tiny_model import tiny_config, tiny_processor  # noqa: E402
+from m2fnet_training.toy_data import ToyDataConfig, make_toy_dataset, toy_tokenizer  # noqa: E402
 from modeling_m2fnet import (  # noqa: E402
     M2FNetConfig,
     M2FNetForEmotionRecognition,
@@ -645,12 +645,12 @@ def frozen_modules(model: M2FNetForEmotionRecognition, source: str, model_args: 
     """
     names = []
     if source == "features":
-        names = ["text_model", "audio_model", "vision_model"]
+        names = ["text_model", "audio_model", "visual_model"]
     else:
         if model_args.freeze_text_encoder:
             names.append("text_model")
         if not model_args.train_media_extractors:
-            names += ["audio_model", "vision_model"]
+            names += ["audio_model", "visual_model"]
     modules = {name: getattr(model.m2fnet, name) for name in names if hasattr(model.m2fnet, name)}
     for module in modules.values():
         module.requires_grad_(False)

@@ -19,7 +19,7 @@ from .configuration_m2fnet import (
     M2FNetAudioConfig,
     M2FNetConfig,
     M2FNetExtractorConfig,
-    M2FNetVisionConfig,
+    M2FNetVisualConfig,
 )
 from .feature_extraction_m2fnet import M2FNetFeatureExtractor, load_audio
 from .image_processing_m2fnet import M2FNetFaceDetector, M2FNetImageProcessor, load_video_frames
@@ -44,11 +44,11 @@ def register_auto_classes() -> None:
     """
     from transformers import AutoConfig, AutoFeatureExtractor, AutoImageProcessor, AutoModel, AutoProcessor
 
-    for config_class in (M2FNetConfig, M2FNetAudioConfig, M2FNetVisionConfig):
+    for config_class in (M2FNetConfig, M2FNetAudioConfig, M2FNetVisualConfig):
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
     AutoModel.register(M2FNetConfig, M2FNetForEmotionRecognition, exist_ok=True)
     AutoModel.register(M2FNetAudioConfig, M2FNetAudioExtractor, exist_ok=True)
-    AutoModel.register(M2FNetVisionConfig, M2FNetVisualExtractor, exist_ok=True)
+    AutoModel.register(M2FNetVisualConfig, M2FNetVisualExtractor, exist_ok=True)
     AutoFeatureExtractor.register(M2FNetConfig, M2FNetFeatureExtractor, exist_ok=True)
     AutoImageProcessor.register(M2FNetConfig, slow_image_processor_class=M2FNetImageProcessor, exist_ok=True)
     AutoProcessor.register(M2FNetConfig, M2FNetProcessor, exist_ok=True)
@@ -57,7 +57,7 @@ def register_auto_classes() -> None:
     M2FNetForEmotionRecognition.register_for_auto_class("AutoModel")
     M2FNetAudioConfig.register_for_auto_class()
     M2FNetAudioExtractor.register_for_auto_class("AutoModel")
-    M2FNetVisionConfig.register_for_auto_class()
+    M2FNetVisualConfig.register_for_auto_class()
     M2FNetVisualExtractor.register_for_auto_class("AutoModel")
     M2FNetFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
     M2FNetImageProcessor.register_for_auto_class("AutoImageProcessor")
@@ -86,7 +86,7 @@ __all__ = [
     "M2FNetModel",
     "M2FNetModelOutput",
     "M2FNetPreTrainedModel",
-    "M2FNetVisionConfig",
+    "M2FNetVisualConfig",
     "M2FNetVisualExtractor",
     "register_auto_classes",
 ]

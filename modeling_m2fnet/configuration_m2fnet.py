@@ -153,7 +153,7 @@ class M2FNetAudioConfig(M2FNetExtractorConfig):
     model_type = "m2fnet_audio"
 
 
-class M2FNetVisionConfig(M2FNetExtractorConfig):
+class M2FNetVisualConfig(M2FNetExtractorConfig):
     r"""
     Configuration of [`M2FNetVisualExtractor`], the paper's dual network: a scene branch over whole frames and a
     weighted-face branch over detected faces, each max-pooled over the sampled frames, concatenated. One extractor
@@ -169,13 +169,13 @@ class M2FNetVisionConfig(M2FNetExtractorConfig):
     Example:
 
     ```python
-    >>> from modeling_m2fnet import M2FNetVisionConfig
-    >>> M2FNetVisionConfig(branches=["face"]).embed_dim
+    >>> from modeling_m2fnet import M2FNetVisualConfig
+    >>> M2FNetVisualConfig(branches=["face"]).embed_dim
     300
 
     ```"""
 
-    model_type = "m2fnet_vision"
+    model_type = "m2fnet_visual"
 
     branches: list[str] | None = None
 
@@ -212,7 +212,7 @@ class M2FNetConfig(PreTrainedConfig):
             `last_hidden_state` whose first token is the utterance embedding). Defaults to RoBERTa-large.
         audio_config (`dict` or [`M2FNetAudioConfig`], *optional*):
             Config of the audio extractor. Defaults to ResNet-18 + 300-d projector.
-        vision_config (`dict` or [`M2FNetVisionConfig`], *optional*):
+        visual_config (`dict` or [`M2FNetVisualConfig`], *optional*):
             Config of the visual dual network. Defaults to ResNet-18 + 300-d projector, scene and face branches.
         modalities (`list[str]`, *optional*, defaults to `["text", "audio", "visual"]`):
             Active modalities; the others get no parameters. Fusion needs `"text"` (it is the query) and at least
@@ -266,12 +266,12 @@ class M2FNetConfig(PreTrainedConfig):
     sub_configs_defaults: ClassVar = {
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="roberta", init_kwargs=ROBERTA_LARGE_KWARGS),
         "audio_config": SubConfigSpec(config_class=M2FNetAudioConfig),
-        "vision_config": SubConfigSpec(config_class=M2FNetVisionConfig),
+        "visual_config": SubConfigSpec(config_class=M2FNetVisualConfig),
     }
 
     text_config: dict | PreTrainedConfig | None = None
     audio_config: dict | PreTrainedConfig | None = None
-    vision_config: dict | PreTrainedConfig | None = None
+    visual_config: dict | PreTrainedConfig | None = None
     modalities: list[str] | None = None
     num_hidden_layers: int = 1
     num_attention_heads: int = 4
@@ -342,7 +342,7 @@ class M2FNetConfig(PreTrainedConfig):
     @property
     def visual_embed_dim(self) -> int:
         """Width D_V of the visual utterance embeddings (one projector output per visual branch)."""
-        return self.vision_config.embed_dim
+        return self.visual_config.embed_dim
 
     def embed_dim(self, modality: str) -> int:
         """Width of `modality`'s utterance embeddings."""
@@ -355,4 +355,4 @@ class M2FNetConfig(PreTrainedConfig):
         return "text" in self.modalities and has_key_modality and self.num_fusion_layers > 0
 
 
-__all__ = ["M2FNetAudioConfig", "M2FNetConfig", "M2FNetExtractorConfig", "M2FNetVisionConfig"]
+__all__ = ["M2FNetAudioConfig", "M2FNetConfig", "M2FNetExtractorConfig", "M2FNetVisualConfig"]

@@ -451,7 +451,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
         if "audio" in self.modalities:
             self.audio_model = M2FNetAudioExtractor(config.audio_config)
         if "visual" in self.modalities:
-            self.vision_model = M2FNetVisualExtractor(config.vision_config)
+            self.visual_model = M2FNetVisualExtractor(config.visual_config)
         self.dialogue_encoders = nn.ModuleDict(
             {modality: M2FNetDialogueEncoder(config, config.embed_dim(modality)) for modality in self.modalities}
         )
@@ -543,7 +543,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
         def pick(tensor):
             return tensor[selected] if tensor is not None else None
 
-        embeddings = self.vision_model(pick(pixel_values), pick(face_pixel_values), pick(face_weights)).embeddings
+        embeddings = self.visual_model(pick(pixel_values), pick(face_pixel_values), pick(face_weights)).embeddings
         return _scatter_utterances(embeddings, selected)
 
     def _utterance_embeddings(self, modality: str, inputs: dict, selected: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
-from .configuration_m2fnet import M2FNetAudioConfig, M2FNetExtractorConfig, M2FNetVisionConfig
+from .configuration_m2fnet import M2FNetAudioConfig, M2FNetExtractorConfig, M2FNetVisualConfig
 from .losses import M2FNetTripletLoss
 
 
@@ -215,8 +215,8 @@ class M2FNetVisualExtractor(M2FNetExtractorPreTrainedModel):
 
     ```python
     >>> import torch
-    >>> from modeling_m2fnet import M2FNetVisionConfig, M2FNetVisualExtractor
-    >>> config = M2FNetVisionConfig(projection_dim=8, encoder_config={"model_type": "resnet", "layer_type": "basic",
+    >>> from modeling_m2fnet import M2FNetVisualConfig, M2FNetVisualExtractor
+    >>> config = M2FNetVisualConfig(projection_dim=8, encoder_config={"model_type": "resnet", "layer_type": "basic",
     ...     "depths": [1, 1], "hidden_sizes": [8, 16], "embedding_size": 8})
     >>> extractor = M2FNetVisualExtractor(config).eval()
     >>> frames, faces = torch.randn(2, 3, 3, 32, 32), torch.randn(2, 3, 1, 3, 16, 16)
@@ -225,10 +225,10 @@ class M2FNetVisualExtractor(M2FNetExtractorPreTrainedModel):
 
     ```"""
 
-    config: M2FNetVisionConfig
+    config: M2FNetVisualConfig
     main_input_name = "pixel_values"
 
-    def __init__(self, config: M2FNetVisionConfig):
+    def __init__(self, config: M2FNetVisualConfig):
         super().__init__(config)
         self.feature_encoder = M2FNetFeatureEncoder(config)
         # Initialize weights and apply final processing

@@ -18,10 +18,8 @@ the documented fallback. Every case also checks that the files it was given, and
 byte-for-byte unchanged afterwards.
 """
 
-import csv
-import hashlib
+import importlib
 import logging
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,78 +28,9 @@ import numpy as np
 import pytest
 
 from datasets_scripts.collator import M2FNetEmbeddingCollator
-from datasets_scripts.meld import MeldBuilder
-from examples.tiny_model import tiny_config, tiny_processor, train_tiny_tokenizer
+from m2fnet_training.tiny_model import tiny_config, tiny_processor, train_tiny_tokenizer
 from modeling_m2fnet import M2FNetConfig, M2FNetForEmotionRecognition, MediaDecodingError
-
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MELD_HEADER = ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID", "Season",
-               "Episode", "StartTime", "EndTime"]  # fmt: skip
-
-
-def _digest(paths) -> dict[str, str]:
-    """sha256 of every file under `paths` (files or folders)."""
-    digests = {}
-    for path in map(Path, paths):
-        for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
-            digests[str(file)] = hashlib.sha256(file.read_bytes()).hexdigest()
-    return digests
-
-
-class Context:
-    """What a case needs: fixtures, a scratch folder, the tiny processor; records files that must stay intact."""
-
-    def __init__(self, tmp_path, media, caplog, processor):
-        self.tmp = tmp_path
-        self.media = media
-        self.caplog = caplog
-        self.processor = processor
-        self.recorded: dict[str, str] = {}
-
-    def watch(self, *paths) -> None:
-        """Records the files' digests now; the test checks them again after the case has run."""
-        self.recorded.update(_digest(paths))
-
-    def damaged(self) -> list[str]:
-        now = _digest(Path(path) for path in self.recorded)
-        return [path for path, digest in self.recorded.items() if now.get(path) != digest]
-
-    def copy(self, source: Path, name: str) -> Path:
-        target = self.tmp / name
-        shutil.copy(source, target)
-        self.watch(target)
-        return target
-
-    def run(self, conversation, **processor_kwargs):
-        processor = (
-            self.processor if not processor_kwargs else tiny_processor(self.processor.tokenizer, **processor_kwargs)
-        )
-        return processor(conversations=[conversation], return_tensors="np")
-
-
-def _meld_dir(ctx: Context, rows: list[list], header=MELD_HEADER, encoding="utf-8", name="meld") -> Path:
-    root = ctx.tmp / name
-    root.mkdir()
-    for split in ("train", "dev"):
-        with open(root / f"{split}_sent_emo.csv", "w", encoding=encoding, newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(header)
-            writer.writerows(rows)
-    ctx.watch(root)
-    return root
-
-
-def _meld_row(text="Hi.", emotion="neutral", dialogue=0, utterance=0):
-    return [1, text, "Ross", emotion, "neutral", dialogue, utterance, 1, 1, "00:00:01,000", "00:00:02,000"]
-
-
-def _build_meld(ctx: Context, data_dir: Path):
-    builder = MeldBuilder(
-        config_name="text", data_dir=str(data_dir), cache_dir=str(ctx.tmp / "cache"), splits=("train", "validation")
-    )
-    builder.download_and_prepare()
-    return builder, builder.as_dataset()
+from tests.bad_input_harness import MELD_HEADER, REPO_ROOT, Context, _build_meld, _digest, _meld_dir, _meld_row
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -332,7 +261,22 @@ def case_space_empty_and_oversized(ctx):
         app.predict_conversation([["Ross", "hi", "huge.wav", ""]], [str(big)])
 
 
-CASES = {name[len("case_") :]: case for name, case in sorted(globals().items()) if name.startswith("case_")}
+def _collect_cases() -> dict:
+    """The `case_*` functions of this file and of every `tests/bad_inputs_*.py` module, by name."""
+    modules = [sys.modules[__name__]]
+    for path in sorted(Path(__file__).parent.glob("bad_inputs_*.py")):
+        modules.append(importlib.import_module(f"tests.{path.stem}"))
+    cases = {}
+    for module in modules:
+        for name, case in sorted(vars(module).items()):
+            if name.startswith("case_") and callable(case):
+                if name[len("case_") :] in cases:
+                    raise RuntimeError(f"Two bad-input cases are named {name!r}.")
+                cases[name[len("case_") :]] = case
+    return cases
+
+
+CASES = _collect_cases()
 
 
 @pytest.fixture(scope="module")
@@ -359,6 +303,3 @@ def test_bad_input(name, tmp_path, caplog, bad_input_processor, request):
     assert ctx.damaged() == [], "an input or existing output was modified"
     assert _digest(media[key] for key in ("speech_wav", "corrupt_mp4", "noface_video_mp4")) == shared_before
 
-
-def test_there_are_at_least_twenty_distinct_bad_inputs():
-    assert len(CASES) >= 20

@@ -30,8 +30,8 @@ from safetensors.torch import load_file
 
 from examples import erc_training_utils, train_m2fnet
 from examples import evaluate as evaluate_script
-from examples.tiny_model import build_tiny_m2fnet
-from examples.toy_data import make_toy_dataset
+from m2fnet_training.tiny_model import build_tiny_m2fnet
+from m2fnet_training.toy_data import make_toy_dataset
 from modeling_m2fnet import MELD_EMOTIONS
 
 

@@ -33,12 +33,12 @@ from datasets_scripts.features import REPORT_FILENAME, extract_features, extract
 from examples.build_model import build_m2fnet, save_m2fnet
 from examples.build_model import main as build_model_main
 from examples.extract_features import main as extract_features_main
-from examples.tiny_model import TINY_ENCODER_CONFIG, TINY_TEXT_CONFIG, build_tiny_m2fnet, train_tiny_tokenizer
+from m2fnet_training.tiny_model import TINY_ENCODER_CONFIG, TINY_TEXT_CONFIG, build_tiny_m2fnet, train_tiny_tokenizer
 from modeling_m2fnet import (
     MELD_EMOTIONS,
     M2FNetAudioConfig,
     M2FNetAudioExtractor,
-    M2FNetVisionConfig,
+    M2FNetVisualConfig,
     M2FNetVisualExtractor,
     MediaDecodingError,
 )
@@ -356,7 +356,7 @@ def test_build_m2fnet_errors(tiny_bert, tmp_path):
         build_m2fnet(folder, config=model.config, label_names=["calm", "angry"])
     with pytest.raises(ValueError, match="lacks 'audio'"):
         build_m2fnet(folder, modalities=["text"], audio_extractor=folder)
-    visual = M2FNetVisualExtractor(M2FNetVisionConfig(projection_dim=8, encoder_config=TINY_ENCODER_CONFIG))
+    visual = M2FNetVisualExtractor(M2FNetVisualConfig(projection_dim=8, encoder_config=TINY_ENCODER_CONFIG))
     visual.save_pretrained(tmp_path / "visual")
     with pytest.raises(ValueError, match="expected 'm2fnet_audio'"):
         build_m2fnet(folder, modalities=["text", "audio"], audio_extractor=tmp_path / "visual")

@@ -28,7 +28,7 @@ from modeling_m2fnet import (
     M2FNetConfig,
     M2FNetForEmotionRecognition,
     M2FNetModel,
-    M2FNetVisionConfig,
+    M2FNetVisualConfig,
     M2FNetVisualExtractor,
 )
 
@@ -57,7 +57,7 @@ class M2FNetModelTester:
         kwargs = {
             "text_config": dict(TINY_TEXT_CONFIG),
             "audio_config": {"projection_dim": 16, "encoder_config": dict(TINY_ENCODER_CONFIG)},
-            "vision_config": {"projection_dim": 8, "encoder_config": dict(TINY_ENCODER_CONFIG)},
+            "visual_config": {"projection_dim": 8, "encoder_config": dict(TINY_ENCODER_CONFIG)},
             "num_hidden_layers": 2,
             "num_attention_heads": 2,
             "intermediate_size": 32,
@@ -132,7 +132,7 @@ class M2FNetConfigTest(unittest.TestCase):
             config.save_pretrained(tmp)
             loaded = M2FNetConfig.from_pretrained(tmp)
         self.assertEqual(loaded.to_dict(), config.to_dict())
-        self.assertIsInstance(loaded.vision_config, M2FNetVisionConfig)
+        self.assertIsInstance(loaded.visual_config, M2FNetVisualConfig)
         self.assertIsInstance(loaded.audio_config, M2FNetAudioConfig)
 
     def test_iemocap_labels(self):
@@ -153,7 +153,7 @@ class M2FNetConfigTest(unittest.TestCase):
         ({"num_hidden_layers": -2}, "num_hidden_layers"),
         ({"class_weights": [1.0, 2.0]}, "class_weights"),
         ({"text_pooling": "max"}, "text_pooling"),
-        ({"vision_config": {"branches": ["scene", "body"]}}, "branches"),
+        ({"visual_config": {"branches": ["scene", "body"]}}, "branches"),
         ({"audio_config": {"projection_dim": 0}}, "projection_dim"),
         ({"audio_config": {"triplet_loss_weight": -1.0}}, "triplet_loss_weight"),
     ],
@@ -343,8 +343,8 @@ ABLATIONS = {
     "concatenation": {"num_fusion_layers": 0},
     "audio": {"modalities": ["audio"]},
     "visual": {"modalities": ["visual"]},
-    "scene-only": {"modalities": ["text", "visual"], "vision_config": {"projection_dim": 8, "branches": ["scene"], "encoder_config": TINY_ENCODER_CONFIG}},
-    "face-only": {"modalities": ["text", "visual"], "vision_config": {"projection_dim": 8, "branches": ["face"], "encoder_config": TINY_ENCODER_CONFIG}},
+    "scene-only": {"modalities": ["text", "visual"], "visual_config": {"projection_dim": 8, "branches": ["scene"], "encoder_config": TINY_ENCODER_CONFIG}},
+    "face-only": {"modalities": ["text", "visual"], "visual_config": {"projection_dim": 8, "branches": ["face"], "encoder_config": TINY_ENCODER_CONFIG}},
     "mean-pooled-text": {"text_pooling": "mean"},
     "iemocap-depth": {"num_hidden_layers": 5, "id2label": dict(enumerate(["happy", "sad", "neutral", "angry", "excited", "frustrated"]))},
 }
@@ -423,7 +423,7 @@ class M2FNetExtractorTest(unittest.TestCase):
 
     def test_visual_scene_branch_is_order_invariant_max_pool(self):
         torch.manual_seed(0)
-        extractor = M2FNetVisualExtractor(_tiny_extractor_config(M2FNetVisionConfig, branches=["scene"])).eval()
+        extractor = M2FNetVisualExtractor(_tiny_extractor_config(M2FNetVisualConfig, branches=["scene"])).eval()
         frames = torch.randn(2, 5, 3, 32, 32)
         with torch.no_grad():
             embeddings = extractor(frames).embeddings
@@ -434,7 +434,7 @@ class M2FNetExtractorTest(unittest.TestCase):
 
     def test_visual_face_branch_area_weighting(self):
         torch.manual_seed(0)
-        extractor = M2FNetVisualExtractor(_tiny_extractor_config(M2FNetVisionConfig, branches=["face"])).eval()
+        extractor = M2FNetVisualExtractor(_tiny_extractor_config(M2FNetVisualConfig, branches=["face"])).eval()
         faces = torch.randn(1, 2, 2, 3, 16, 16)
         weights = torch.tensor([[[0.75, 0.25], [0.0, 0.0]]])  # frame 0: two faces; frame 1: none
         with torch.no_grad():
@@ -447,7 +447,7 @@ class M2FNetExtractorTest(unittest.TestCase):
         self.assertTrue(torch.all(no_face.embeddings == 0))
 
     def test_visual_missing_branch_input_is_an_error(self):
-        extractor = M2FNetVisualExtractor(_tiny_extractor_config(M2FNetVisionConfig))
+        extractor = M2FNetVisualExtractor(_tiny_extractor_config(M2FNetVisualConfig))
         with pytest.raises(ValueError, match="face branch needs"):
             extractor(pixel_values=torch.randn(1, 2, 3, 32, 32))
 

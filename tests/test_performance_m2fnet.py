@@ -22,14 +22,14 @@ from unittest import mock
 import pytest
 import torch
 
-from examples.tiny_model import train_tiny_tokenizer
+from m2fnet_training.tiny_model import train_tiny_tokenizer
 from modeling_m2fnet import (
     M2FNetConfig,
     M2FNetFeatureExtractor,
     M2FNetForEmotionRecognition,
     M2FNetImageProcessor,
     M2FNetProcessor,
-    M2FNetVisionConfig,
+    M2FNetVisualConfig,
     M2FNetVisualExtractor,
 )
 from tests.artifacts.make_m2fnet_reference import reference_config, reference_inputs
@@ -192,7 +192,7 @@ def _visual_extractor(**overrides) -> M2FNetVisualExtractor:
     encoder = {"model_type": "resnet", "layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16],
                "embedding_size": 8}  # fmt: skip
     torch.manual_seed(0)
-    return M2FNetVisualExtractor(M2FNetVisionConfig(projection_dim=8, encoder_config=encoder, **overrides))
+    return M2FNetVisualExtractor(M2FNetVisualConfig(projection_dim=8, encoder_config=encoder, **overrides))
 
 
 def test_eval_encodes_in_chunks_with_the_same_result():
@@ -218,9 +218,9 @@ def test_training_encodes_the_whole_batch_at_once():
 
 
 def test_encoder_batch_size_is_validated_and_saved(tmp_path):
-    assert M2FNetVisionConfig().encoder_batch_size == 64
+    assert M2FNetVisualConfig().encoder_batch_size == 64
     with pytest.raises(ValueError, match="encoder_batch_size"):
-        M2FNetVisionConfig(encoder_batch_size=0)
+        M2FNetVisualConfig(encoder_batch_size=0)
     config = M2FNetConfig(audio_config={"encoder_batch_size": 8})
     config.save_pretrained(tmp_path)
     assert M2FNetConfig.from_pretrained(tmp_path).audio_config.encoder_batch_size == 8

@@ -19,8 +19,14 @@ import numpy as np
 import pytest
 import torch
 
-from examples.tiny_model import build_tiny_m2fnet, load_sample_conversation, tiny_processor, train_tiny_tokenizer
+from m2fnet_training.tiny_model import (
+    build_tiny_m2fnet,
+    load_sample_conversation,
+    tiny_processor,
+    train_tiny_tokenizer,
+)
 from modeling_m2fnet import M2FNetProcessor, MediaDecodingError, register_auto_classes
+from tests.paths import SAMPLE_CONVERSATION
 
 
 TEXTS = ["Ross: We were on a break!", "Rachel: Oh my God.", "Fine. You know what? Fine.", "Just go.", "Okay.",
@@ -122,7 +128,7 @@ def _duration(path):
 
 
 def test_batch_runs_through_model_and_masks_hold(speech_wav, face_video_mp4):
-    conversation = load_sample_conversation()
+    conversation = load_sample_conversation(SAMPLE_CONVERSATION)
     model, processor = build_tiny_m2fnet([u["text"] for u in conversation])
     batch = processor(conversations=[conversation, conversation[:2]])
     with torch.no_grad():

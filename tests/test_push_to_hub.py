@@ -29,8 +29,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from examples.quickstart import save_tiny_checkpoint
-from examples.tiny_model import load_sample_conversation
+from m2fnet_training.tiny_model import load_sample_conversation
 from tests.hub_server import HubServer
+from tests.paths import SAMPLE_CONVERSATION
 
 
 # huggingface_hub's own LFS upload passes a file object as `data=` to httpx2, which warns about it.
@@ -144,7 +145,7 @@ def expected_logits(checkpoints) -> dict[str, np.ndarray]:
     """The reference: each checkpoint run locally through the repository's own classes."""
     from modeling_m2fnet import M2FNetForEmotionRecognition, M2FNetProcessor
 
-    conversation, logits = load_sample_conversation(), {}
+    conversation, logits = load_sample_conversation(SAMPLE_CONVERSATION), {}
     for name, checkpoint in zip(("first", "main"), checkpoints):
         model = M2FNetForEmotionRecognition.from_pretrained(checkpoint).eval()
         processor = M2FNetProcessor.from_pretrained(checkpoint, trust_remote_code=True)
@@ -158,7 +159,7 @@ def remote(hub, pushed, tmp_path_factory) -> dict:
     """Loads the pushed repository BY REPO ID (main and the first commit) in a fresh process without this repo."""
     work = tmp_path_factory.mktemp("remote")
     conversation_file = work / "conversation.json"
-    conversation_file.write_text(json.dumps(load_sample_conversation()))
+    conversation_file.write_text(json.dumps(load_sample_conversation(SAMPLE_CONVERSATION)))
     env = hub.client_env(work / "hf_home", user="alice")
     env.pop("PYTHONPATH", None)
     env["PYTHONNOUSERSITE"] = "1"

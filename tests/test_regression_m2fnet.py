@@ -80,7 +80,7 @@ def test_chunked_extractors_match_the_reference(reference, case):
     # 30 frames and up to 60 faces per forward: chunks of 4 images exercise the chunked path (eval mode only;
     # training mode encodes everything at once, so batch norm statistics are those of the whole batch).
     model = _model(reference)
-    for extractor in (model.m2fnet.audio_model, model.m2fnet.vision_model):
+    for extractor in (model.m2fnet.audio_model, model.m2fnet.visual_model):
         extractor.config.encoder_batch_size = 4
     actual = run_case(model, _inputs(reference), case, with_maps=False)
     _compare(actual, reference, case)

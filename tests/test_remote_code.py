@@ -27,7 +27,8 @@ import torch
 from safetensors.torch import load_file
 
 from examples.quickstart import save_tiny_checkpoint
-from examples.tiny_model import load_sample_conversation
+from m2fnet_training.tiny_model import load_sample_conversation
+from tests.paths import SAMPLE_CONVERSATION
 
 
 LOADER = textwrap.dedent(
@@ -84,7 +85,7 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_remote_code_round_trip_in_fresh_process(checkpoint, tmp_path):
-    conversation = load_sample_conversation()
+    conversation = load_sample_conversation(SAMPLE_CONVERSATION)
     conversation_file = tmp_path / "conversation.json"
     conversation_file.write_text(json.dumps(conversation))
     output_file = tmp_path / "logits.npy"

@@ -53,7 +53,7 @@ def reference_config(package, **overrides):
     kwargs = {
         "text_config": dict(TEXT_CONFIG),
         "audio_config": {"projection_dim": 16, "encoder_config": dict(ENCODER_CONFIG)},
-        "vision_config": {"projection_dim": 8, "encoder_config": dict(ENCODER_CONFIG)},
+        "visual_config": {"projection_dim": 8, "encoder_config": dict(ENCODER_CONFIG)},
         "num_hidden_layers": 2,
         "num_attention_heads": 2,
         "intermediate_size": 48,

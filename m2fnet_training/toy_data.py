@@ -35,19 +35,14 @@ The rows follow the builders' schema (`dialogue_id`, `dialogue_name`, `split`, `
 import argparse
 import logging
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import datasets
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS
 
-import datasets  # noqa: E402
-
-from examples.tiny_model import train_tiny_tokenizer  # noqa: E402
-from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS  # noqa: E402
+from .tiny_model import train_tiny_tokenizer
 
 
 logger = logging.getLogger(__name__)
@@ -265,7 +260,7 @@ def make_toy_dataset(config: ToyDataConfig | None = None, **kwargs) -> datasets.
     Example:
 
     ```python
-    >>> from examples.toy_data import make_toy_dataset
+    >>> from m2fnet_training.toy_data import make_toy_dataset
     >>> dataset = make_toy_dataset(num_train_dialogues=4, num_eval_dialogues=2)
     >>> dataset["train"].num_rows, dataset["train"].features["utterances"].feature["emotion"].names[:2]
     (4, ['neutral', 'surprise'])

@@ -23,8 +23,6 @@ from modeling_m2fnet.image_processing_m2fnet import M2FNetImageProcessor
 from modeling_m2fnet.processing_m2fnet import M2FNetProcessor
 
 
-SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
-
 TINY_TEXT_CONFIG = {
     "model_type": "bert",
     "hidden_size": 32,
@@ -42,7 +40,7 @@ TINY_ENCODER_CONFIG = {
 }
 
 
-def load_sample_conversation(path: str | Path = SAMPLES_DIR / "conversation.json") -> list[dict]:
+def load_sample_conversation(path: str | Path) -> list[dict]:
     """The shipped sample conversation, with media paths resolved against the JSON file's folder."""
     path = Path(path)
     conversation = json.loads(path.read_text(encoding="utf-8"))
@@ -88,7 +86,7 @@ def tiny_config(vocab_size: int, label_names=MELD_EMOTIONS, **overrides) -> M2FN
     kwargs = {
         "text_config": {**TINY_TEXT_CONFIG, "vocab_size": vocab_size},
         "audio_config": {"projection_dim": 16, "encoder_config": TINY_ENCODER_CONFIG},
-        "vision_config": {"projection_dim": 8, "encoder_config": TINY_ENCODER_CONFIG},
+        "visual_config": {"projection_dim": 8, "encoder_config": TINY_ENCODER_CONFIG},
         "num_hidden_layers": 1,
         "num_attention_heads": 2,
         "intermediate_size": 64,
