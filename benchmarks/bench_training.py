@@ -16,7 +16,7 @@
 The dialogues have the real lengths and labels of MELD's training split (9,989 utterances in 1,038 dialogues, read
 from `../shared/data/meld/train_sent_emo.csv` with `datasets_scripts.meld.MeldBuilder`, config "text"); their
 embeddings are random, stored as a `datasets.Dataset` in the cached-feature format that
-`datasets_scripts.collator.M2FNetEmbeddingCollator` reads (`text_embeds` 768, `audio_embeds` 300, `visual_embeds`
+`m2fnet_training.collators.M2FNetEmbeddingCollator` reads (`text_embeds` 768, `audio_embeds` 300, `visual_embeds`
 600 wide). The model is the paper's MELD setting (1 dialogue-encoder layer per modality, 5 fusion layers, dropout
 0.4), built around an all-mpnet-base-v2-sized text encoder (D_T = 768) whose utterance-level extractors are frozen
 and unused; AdamW (lr 5e-4, weight decay 5e-4) over the dialogue level; batches of 16 dialogues. One epoch is
@@ -83,7 +83,7 @@ def cached_dataset(dialogue_labels: list[list[int]], embed_dims: dict[str, int],
     import datasets
     import numpy as np
 
-    from datasets_scripts.collator import EMBED_COLUMNS
+    from m2fnet_training.collators import EMBED_COLUMNS
 
     columns = {"dialogue_id": datasets.Value("string"), "labels": datasets.List(datasets.Value("int64"))}
     for modality, width in embed_dims.items():
@@ -149,7 +149,7 @@ def main(argv=None) -> dict:
     import torch
     from torch.utils.data import DataLoader, RandomSampler
 
-    from datasets_scripts.collator import M2FNetEmbeddingCollator
+    from m2fnet_training.collators import M2FNetEmbeddingCollator
 
     if args.revision:
         package = import_package(export_package(args.revision, tempfile.mkdtemp(prefix="m2fnet_")))

@@ -24,7 +24,7 @@ python examples/extract_features.py --model outputs/models/m2fnet-mpnet-text --d
 
 `--dataset` is a folder written by `save_to_disk` (e.g. `build_dataset.py --output_dir`), a folder of
 `<split>.parquet` files (`build_dataset.py --parquet_dir`) or a Hub dataset id. The output loads with
-`datasets.load_from_disk` and collates with `datasets_scripts.collator.M2FNetEmbeddingCollator`;
+`datasets.load_from_disk` and collates with `m2fnet_training.collators.M2FNetEmbeddingCollator`;
 `extraction_report.json` beside it gives the label names, widths, counts, unusable media and timings.
 
 An interrupted run resumes: restart it with the same arguments and the finished shards (in `<output_dir>.shards`,
@@ -46,7 +46,7 @@ if str(REPO_ROOT) not in sys.path:  # run from a clone without installing
 import datasets  # noqa: E402
 import torch  # noqa: E402
 
-from datasets_scripts.features import (  # noqa: E402
+from m2fnet_training.features import (  # noqa: E402
     DEFAULT_BATCH_SIZE,
     DEFAULT_SHARD_SIZE,
     REPORT_FILENAME,

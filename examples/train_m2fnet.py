@@ -72,7 +72,7 @@ from transformers import (  # noqa: E402
     get_scheduler,
 )
 
-from datasets_scripts.collator import EMBED_COLUMNS, M2FNetEmbeddingCollator  # noqa: E402
+from m2fnet_training.collators import EMBED_COLUMNS, M2FNetEmbeddingCollator  # noqa: E402
 from m2fnet_training.tiny_model import tiny_config, tiny_processor  # noqa: E402
 from m2fnet_training.toy_data import ToyDataConfig, make_toy_dataset, toy_tokenizer  # noqa: E402
 from modeling_m2fnet import (  # noqa: E402

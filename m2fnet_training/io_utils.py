@@ -49,7 +49,7 @@ def apply_default_permissions(root: str | os.PathLike) -> None:
         os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def _replace_path(staged: Path, target: Path) -> None:
+def replace_path(staged: Path, target: Path) -> None:
     """Moves `staged` to `target`; an existing `target` is moved aside first and deleted once the new one is in place."""
     if not target.exists():
         os.rename(staged, target)
@@ -116,7 +116,7 @@ def atomic_output_dir(target: str | os.PathLike, overwrite: bool = False) -> Ite
         apply_default_permissions(staging)
         if target.exists() and not overwrite:
             raise FileExistsError(f"{target} appeared while it was being written; pass --overwrite to replace it.")
-        _replace_path(staging, target)
+        replace_path(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -155,7 +155,7 @@ def move_into(staging: str | os.PathLike, directory: str | os.PathLike) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     apply_default_permissions(staging)
     for path in sorted(staging.iterdir()):
-        _replace_path(path, directory / path.name)
+        replace_path(path, directory / path.name)
     staging.rmdir()
 
 
@@ -165,6 +165,7 @@ __all__ = [
     "atomic_output_file",
     "current_umask",
     "move_into",
+    "replace_path",
     "remove_stale_staging",
     "staging_dir_for",
     "write_json",

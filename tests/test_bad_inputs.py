@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasets_scripts.collator import M2FNetEmbeddingCollator
+from m2fnet_training.collators import M2FNetEmbeddingCollator
 from m2fnet_training.tiny_model import tiny_config, tiny_processor, train_tiny_tokenizer
 from modeling_m2fnet import M2FNetConfig, M2FNetForEmotionRecognition, MediaDecodingError
 from tests.bad_input_harness import MELD_HEADER, REPO_ROOT, Context, _build_meld, _digest, _meld_dir, _meld_row

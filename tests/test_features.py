@@ -27,9 +27,9 @@ import torch
 from transformers import AutoModel, AutoProcessor, BertConfig, BertModel
 
 from datasets_scripts import flatten_dialogues
-from datasets_scripts.collator import M2FNetEmbeddingCollator
+from m2fnet_training.collators import M2FNetEmbeddingCollator
 from datasets_scripts.conversations import ConversationsBuilder
-from datasets_scripts.features import REPORT_FILENAME, extract_features, extraction_signature
+from m2fnet_training.features import REPORT_FILENAME, extract_features, extraction_signature
 from examples.build_model import build_m2fnet, save_m2fnet
 from examples.build_model import main as build_model_main
 from examples.extract_features import main as extract_features_main

@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Tests for the local `evaluate` metric `metrics/erc_f1`, against scores worked out by hand."""
+"""Tests for the local `evaluate` metric `m2fnet_training/erc_f1`, against scores worked out by hand."""
 
 import os
 from pathlib import Path
@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 evaluate = pytest.importorskip("evaluate", reason="the metric is an `evaluate` module (extra `train`)")
 pytest.importorskip("sklearn", reason="the metric computes its scores with scikit-learn (extra `train`)")
 
-METRIC_PATH = str(Path(__file__).resolve().parents[1] / "metrics" / "erc_f1")
+METRIC_PATH = str(Path(__file__).resolve().parents[1] / "m2fnet_training" / "erc_f1")
 LABEL_NAMES = ["neutral", "joy", "sadness", "anger"]
 
 # The worked example. Index:   0  1  2  3  4  5  6  7  8  9

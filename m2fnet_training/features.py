@@ -15,14 +15,14 @@
 
 ```python
 from datasets import load_from_disk
-from datasets_scripts.features import extract_features
+from m2fnet_training.features import extract_features
 
 features, report = extract_features(model, processor, load_from_disk("out/meld"), "out/features/meld")
 ```
 
 The input is a dataset built by the builders of this folder (one row per dialogue, an `utterances` list); the
 output is a `DatasetDict` saved with `save_to_disk`, one row per dialogue in the format of
-`datasets_scripts/collator.py` (`dialogue_id`, `labels`, `{text,audio,visual}_embeds`, `modality_mask`), plus
+`m2fnet_training/collators.py` (`dialogue_id`, `labels`, `{text,audio,visual}_embeds`, `modality_mask`), plus
 `extraction_report.json` (label names, embedding widths, counts, unusable media, shards, timings).
 
 **Resume.** Each split is processed in shards of `shard_size` dialogues with `Dataset.map(batched=True)`; every
@@ -66,9 +66,10 @@ from datasets.fingerprint import Hasher
 from datasets.utils import logging
 from tqdm.auto import tqdm
 
-from ._common import MAX_REPORTED_EXAMPLES
-from .collator import EMBED_COLUMNS
+from .collators import EMBED_COLUMNS
 
+
+MAX_REPORTED_EXAMPLES = 20
 
 logger = logging.get_logger(__name__)
 
@@ -589,7 +590,7 @@ def extract_features(
     base_fingerprint = _fingerprint(signature)
     shard_features = _shard_schema(encoder.embed_dims)
     report = {
-        "format": "m2fnet utterance embeddings (datasets_scripts/collator.py)",
+        "format": "m2fnet utterance embeddings (m2fnet_training/collators.py)",
         "modalities": modalities,
         "embed_dims": encoder.embed_dims,
         "label_names": [m2fnet.config.id2label[index] for index in range(len(m2fnet.config.id2label))],

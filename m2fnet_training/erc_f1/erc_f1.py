@@ -70,7 +70,7 @@ Raises:
 
 Examples:
 
-    >>> erc_f1 = evaluate.load("metrics/erc_f1")
+    >>> erc_f1 = evaluate.load("m2fnet_training/erc_f1")
     >>> results = erc_f1.compute(
     ...     predictions=[0, 1, 1, 2, 0], references=[0, 1, 2, 2, -100], label_names=["neutral", "joy", "anger"]
     ... )

@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Collates dialogues of cached utterance embeddings into the dialogue-level tensors of M2FNet.
+"""Collators: dialogues in the builders' schema through the processor, and dialogues of cached utterance embeddings.
 
 The cached-feature format (one row per dialogue, written by `examples/extract_features.py`):
 
@@ -28,8 +28,52 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from modeling_m2fnet import M2FNetProcessor
+from modeling_m2fnet.configuration_m2fnet import MODALITIES
 
-EMBED_COLUMNS = {"text": "text_embeds", "audio": "audio_embeds", "visual": "visual_embeds"}
+
+EMBED_COLUMNS = {modality: f"{modality}_embeds" for modality in MODALITIES}
+
+
+def dialogue_to_conversation(row: dict, label_map: list[int] | None = None) -> list[dict]:
+    """
+    One dataset row (a dialogue in the builders' schema) as the list of utterance dicts the processor takes.
+
+    Media values are the builders' undecoded `{"bytes", "path"}` dicts. A dialogue-level `video` (IEMOCAP) is cut per
+    utterance with its `start_time` / `end_time`; per-utterance clips (MELD) are used whole, since their times refer
+    to the episode. `label_map` maps the data's class ids to the model's.
+    """
+    conversation = []
+    for utterance in row["utterances"]:
+        emotion = utterance.get("emotion")
+        item = {
+            "speaker": utterance.get("speaker"),
+            "text": utterance.get("text"),
+            "label": None if emotion is None or emotion < 0 else (label_map[emotion] if label_map else emotion),
+        }
+        for key in ("audio", "video"):
+            if utterance.get(key) and utterance.get(f"has_{key}", True):
+                item[key] = utterance[key]
+        if "video" not in item and row.get("video") and utterance.get("has_video", True):
+            item["video"] = row["video"]
+            item["start_time"], item["end_time"] = utterance.get("start_time"), utterance.get("end_time")
+        conversation.append(item)
+    return conversation
+
+
+@dataclass
+class M2FNetDialogueCollator:
+    """Turns rows in the builders' schema into a model batch with the processor (text, audio and video decoding)."""
+
+    processor: M2FNetProcessor
+    label_map: list[int] | None = None
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        conversations = [dialogue_to_conversation(row, self.label_map) for row in rows]
+        batch = dict(self.processor(conversations=conversations, return_tensors="pt"))
+        if "labels" not in batch:  # an unlabelled batch still needs the key, for gathering during evaluation
+            batch["labels"] = torch.full_like(batch["utterance_mask"], -100)
+        return batch
 
 
 @dataclass
@@ -63,7 +107,7 @@ class M2FNetEmbeddingCollator:
 
         labels = np.full((batch_size, num_utterances), -100, dtype=np.int64)
         utterance_mask = np.zeros((batch_size, num_utterances), dtype=np.int64)
-        modality_mask = np.zeros((batch_size, num_utterances, 3), dtype=np.int64)
+        modality_mask = np.zeros((batch_size, num_utterances, len(MODALITIES)), dtype=np.int64)
         batch = {}
         for b, (row, length) in enumerate(zip(rows, lengths)):
             labels[b, :length] = np.asarray(row["labels"][:length])
@@ -98,4 +142,4 @@ class M2FNetEmbeddingCollator:
         return batch
 
 
-__all__ = ["EMBED_COLUMNS", "M2FNetEmbeddingCollator"]
+__all__ = ["EMBED_COLUMNS", "M2FNetDialogueCollator", "M2FNetEmbeddingCollator", "dialogue_to_conversation"]
