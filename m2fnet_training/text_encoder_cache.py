@@ -88,23 +88,35 @@ def freeze_lower_layers(encoder: nn.Module, first_layer: int) -> list[nn.Module]
 
 
 @contextlib.contextmanager
-def upper_layers_only(encoder: nn.Module, first_layer: int) -> Iterator[None]:
-    """Inside the block, `encoder(inputs_embeds=states_of_layer_input, attention_mask=...)` runs layers `first_layer..`."""
+def layers_between(encoder: nn.Module, start: int, end: int | None = None) -> Iterator[None]:
+    """
+    Inside the block, the encoder runs only its layers `start .. end - 1`: with `start > 0`,
+    `encoder(inputs_embeds=<inputs of layer start>, attention_mask=...)`; with `start == 0`,
+    `encoder(input_ids=..., attention_mask=...)` through the embeddings. `last_hidden_state` is then the input of
+    layer `end` (the output of the last layer when `end` is None).
+    """
     layers = encoder_layers(encoder)
-    # ELECTRA projects its embeddings to the hidden size: the cached states are already past that projection.
-    replaced = {
-        name: getattr(encoder, name) for name in ("embeddings", "embeddings_project") if hasattr(encoder, name)
-    }
-    encoder.embeddings = _PassThroughEmbeddings()
-    if "embeddings_project" in replaced:
-        encoder.embeddings_project = nn.Identity()
-    encoder.encoder.layer = nn.ModuleList(list(layers[first_layer:]))
+    replaced = {}
+    if start > 0:
+        # ELECTRA projects its embeddings to the hidden size: cached states are already past that projection.
+        replaced = {
+            name: getattr(encoder, name) for name in ("embeddings", "embeddings_project") if hasattr(encoder, name)
+        }
+        encoder.embeddings = _PassThroughEmbeddings()
+        if "embeddings_project" in replaced:
+            encoder.embeddings_project = nn.Identity()
+    encoder.encoder.layer = nn.ModuleList(list(layers[start:end]))
     try:
         yield
     finally:
         for name, module in replaced.items():
             setattr(encoder, name, module)
         encoder.encoder.layer = layers
+
+
+def upper_layers_only(encoder: nn.Module, first_layer: int):
+    """Inside the block, `encoder(inputs_embeds=states_of_layer_input, attention_mask=...)` runs layers `first_layer..`."""
+    return layers_between(encoder, first_layer)
 
 
 class LowerLayerCache:
@@ -135,41 +147,65 @@ class LowerLayerCache:
         return states, mask
 
 
-def cache_key(encoder: nn.Module, tokenizer, first_layer: int, dtype: torch.dtype, token_ids: dict) -> str:
-    """Fingerprint of everything that determines the cached states: frozen weights, tokenizer, layer, dtype, inputs."""
-    trained_layers = {id(layer) for layer in encoder_layers(encoder)[first_layer:]}
-    trained = tuple(f"{name}." for name, module in encoder.named_modules() if id(module) in trained_layers)
-    frozen = {name: tensor for name, tensor in encoder.state_dict().items() if not name.startswith(trained)}
+def cache_key(encoder: nn.Module, tokenizer, dtype: torch.dtype, token_ids: dict) -> str:
+    """
+    Fingerprint of what determines the cached states of every layer: the encoder's pretrained weights (all of them,
+    hashed before any training), its tokenizer, the storage type and the inputs. The caches of all layers of one
+    encoder over one dataset live in one folder, `layer-<index>` each.
+    """
     return fingerprint(
         {
             "format": CACHE_FORMAT_VERSION,
             "architecture": type(encoder).__name__,
-            "frozen_weights": weights_hash(frozen),
+            "weights": weights_hash(encoder),
             "tokenizer": tokenizer_signature(tokenizer),
-            "first_layer": first_layer,
             "dtype": str(dtype),
             "inputs": {split: fingerprint(ids) for split, ids in sorted(token_ids.items())},
         }
     )
 
 
+def _pad(rows: list[torch.Tensor], pad_value) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pads `(length, ...)` rows to `(len(rows), max_length, ...)`, with the `(len(rows), max_length)` mask."""
+    length = max(row.shape[0] for row in rows)
+    batch = rows[0].new_full((len(rows), length, *rows[0].shape[1:]), pad_value)
+    mask = torch.zeros(len(rows), length, dtype=torch.long)
+    for index, row in enumerate(rows):
+        batch[index, : row.shape[0]] = row
+        mask[index, : row.shape[0]] = 1
+    return batch, mask
+
+
 @torch.no_grad()
-def _compute_shard(encoder, token_ids, first_layer, pad_id, batch_size, dtype) -> tuple[torch.Tensor, np.ndarray]:
-    order = sorted(range(len(token_ids)), key=lambda index: len(token_ids[index]))
-    outputs: list[torch.Tensor | None] = [None] * len(token_ids)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        length = max(len(token_ids[index]) for index in chunk)
-        input_ids = torch.full((len(chunk), length), pad_id, dtype=torch.long)
-        mask = torch.zeros(len(chunk), length, dtype=torch.long)
-        for row, index in enumerate(chunk):
-            input_ids[row, : len(token_ids[index])] = torch.tensor(token_ids[index])
-            mask[row, : len(token_ids[index])] = 1
-        hidden = encoder(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
-        for row, index in enumerate(chunk):
-            outputs[index] = hidden[first_layer][row, : len(token_ids[index])].to(dtype)
-    offsets = np.cumsum([0] + [len(ids) for ids in token_ids])
-    return torch.cat(outputs), offsets
+def _compute_shard(encoder, inputs: list[torch.Tensor], start: int, end: int, pad_id: int, batch_size: int, dtype):
+    """
+    The inputs of layer `end` for each utterance: from token ids (`start == 0`) or from the cached inputs of layer
+    `start`, running only layers `start .. end - 1`, in batches of similar lengths.
+    """
+    order = sorted(range(len(inputs)), key=lambda index: inputs[index].shape[0])
+    outputs: list[torch.Tensor | None] = [None] * len(inputs)
+    with layers_between(encoder, start, end):
+        for first in range(0, len(order), batch_size):
+            chunk = order[first : first + batch_size]
+            if start == 0:
+                input_ids, mask = _pad([inputs[index] for index in chunk], pad_id)
+                hidden = encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            else:
+                states, mask = _pad([inputs[index].float() for index in chunk], 0.0)
+                hidden = encoder(inputs_embeds=states, attention_mask=mask).last_hidden_state
+            for row, index in enumerate(chunk):
+                outputs[index] = hidden[row, : inputs[index].shape[0]].to(dtype)
+    return torch.cat(outputs), np.cumsum([0] + [item.shape[0] for item in inputs])
+
+
+def _complete_layers(folder: Path) -> list[int]:
+    return sorted(int(path.parent.name.split("-")[1]) for path in folder.glob("layer-*/complete.json"))
+
+
+def _read_shard(path: Path) -> list[torch.Tensor]:
+    shard = load_file(str(path))
+    offsets = shard["offsets"].tolist()
+    return [shard["states"][offsets[index] : offsets[index + 1]] for index in range(len(offsets) - 1)]
 
 
 def build_lower_layer_cache(
@@ -182,29 +218,37 @@ def build_lower_layer_cache(
     batch_size: int = 32,
 ) -> dict[str, LowerLayerCache]:
     """
-    The cached inputs of layer `first_layer` for every split of `token_ids` (split → one token-id list per
-    utterance), computed in eval mode and written to `cache_root/<key>/<split>-<shard>.safetensors` in shards of
-    `CACHE_SHARD_SIZE` utterances. Shards already on disk (same key) are reused, so an interrupted computation
-    resumes at the first missing shard; each shard file is written atomically.
+    The inputs of layer `first_layer` for every utterance of every split of `token_ids` (split → one token-id list
+    per utterance), computed in eval mode with the encoder's current (pretrained) weights and stored in
+    `cache_root/<key>/layer-<first_layer>/<split>-<shard>.safetensors`, `CACHE_SHARD_SIZE` utterances a shard.
+
+    Only the layers that are needed run: from the highest complete lower layer already cached for the same encoder
+    and inputs (another run's), else from the embeddings. Finished shards are reused, so an interrupted computation
+    resumes at the first missing shard; every file is written atomically.
     """
-    folder = Path(cache_root) / cache_key(encoder, tokenizer, first_layer, dtype, token_ids)
+    root = Path(cache_root) / cache_key(encoder, tokenizer, dtype, token_ids)
+    folder = root / f"layer-{first_layer:02d}"
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(
-        folder / "cache_info.json", {"first_layer": first_layer, "dtype": str(dtype), "splits": list(token_ids)}
-    )
+    start = max([layer for layer in _complete_layers(root) if layer <= first_layer], default=0)
     was_training = encoder.training
     encoder.eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     caches = {}
     try:
         for split, ids in token_ids.items():
-            starts = range(0, len(ids), CACHE_SHARD_SIZE)
+            shards = range(0, len(ids), CACHE_SHARD_SIZE)
             parts, offsets = [], [np.zeros(1, dtype=np.int64)]
-            for start in tqdm(starts, desc=f"caching layer-{first_layer} inputs ({split})", unit="shard"):
-                path = folder / f"{split}-{start // CACHE_SHARD_SIZE:05d}.safetensors"
+            description = f"caching inputs of layer {first_layer} from layer {start} ({split})"
+            for shard_start in tqdm(shards, desc=description, unit="shard"):
+                name = f"{split}-{shard_start // CACHE_SHARD_SIZE:05d}.safetensors"
+                path = folder / name
                 if not path.is_file():
+                    if start == 0:
+                        inputs = [torch.tensor(row) for row in ids[shard_start : shard_start + CACHE_SHARD_SIZE]]
+                    else:
+                        inputs = _read_shard(root / f"layer-{start:02d}" / name)
                     states, shard_offsets = _compute_shard(
-                        encoder, ids[start : start + CACHE_SHARD_SIZE], first_layer, pad_id, batch_size, dtype
+                        encoder, inputs, start, first_layer, pad_id, batch_size, dtype
                     )
                     with atomic_output_file(path) as temporary:
                         save_file({"states": states, "offsets": torch.from_numpy(shard_offsets)}, str(temporary))
@@ -214,7 +258,10 @@ def build_lower_layer_cache(
             caches[split] = LowerLayerCache(torch.cat(parts), np.concatenate(offsets))
     finally:
         encoder.train(was_training)
-    logger.info(f"Lower-layer cache: {folder}")
+    write_json(
+        folder / "complete.json", {"first_layer": first_layer, "computed_from_layer": start, "splits": list(token_ids)}
+    )
+    logger.info(f"Lower-layer cache: {folder} (from layer {start})")
     return caches
 
 
@@ -224,5 +271,6 @@ __all__ = [
     "encoder_layers",
     "first_trained_layer",
     "freeze_lower_layers",
+    "layers_between",
     "upper_layers_only",
 ]
