@@ -11,79 +11,96 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Quickstart: build a small random M2FNet, save it with its code, reload it with `AutoModel` and run a conversation.
+"""Quickstart: build a small random M2FNet, save it with its code, and load it back as a Hub user would.
 
     python examples/quickstart.py [--output_dir outputs/quickstart-m2fnet]
 
-Everything happens offline: the tokenizer is trained on the sample conversation, the weights are random (the
-predictions are therefore arbitrary; `examples/train_m2fnet.py` trains one). The point is the full path a user
-takes with a Hub checkpoint: `save_pretrained` writes weights, config with `auto_map`, processor files and the
-modeling code; `AutoModel` / `AutoProcessor` with `trust_remote_code=True` load them back.
+Everything happens offline: the tokenizer is trained on the sample conversation and the weights are random (the
+predictions are therefore arbitrary; `examples/train_m2fnet.py` trains a model). The first half saves weights,
+config with `auto_map`, processor files and the modeling code (`save_pretrained` after `register_auto_classes`).
+The second half runs in a fresh Python process in which this repository cannot be imported (a meta-path hook hides
+it, even when it is pip-installed), so the classes that answer are the copies saved next to the weights, loaded by
+`AutoModel` / `AutoProcessor` with `trust_remote_code=True`, exactly as on a machine that has only the checkpoint.
 """
 
 import argparse
-import shutil
+import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
-sys.path.insert(0, str(REPO_ROOT))
-
-import torch  # noqa: E402
-from transformers import AutoModel, AutoProcessor  # noqa: E402
-
-from m2fnet_training.tiny_model import build_tiny_m2fnet, load_sample_conversation  # noqa: E402
-from modeling_m2fnet import register_auto_classes  # noqa: E402
+REPOSITORY_PACKAGES = ("modeling_m2fnet", "m2fnet_training", "datasets_scripts")
 
 
-def save_tiny_checkpoint(output_dir: Path) -> Path:
-    """Builds the tiny random model + processor and saves them (with code) atomically to `output_dir`."""
+class HideRepository:
+    """A meta-path finder that makes this repository's packages unimportable in the current process."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in REPOSITORY_PACKAGES:
+            raise ImportError(f"{name} is hidden: this process only has the checkpoint")
+        return None
+
+
+def save_checkpoint(output_dir: Path) -> Path:
+    """Builds the tiny random model + processor and saves them, with the code, atomically to `output_dir`."""
+    from m2fnet_training.model_building import save_m2fnet
+    from m2fnet_training.tiny_model import build_tiny_m2fnet, load_sample_conversation
+
     conversation = load_sample_conversation(SAMPLES_DIR / "conversation.json")
     model, processor = build_tiny_m2fnet(f"{utterance['speaker']}: {utterance['text']}" for utterance in conversation)
-    register_auto_classes()
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    model.save_pretrained(staging)
-    processor.save_pretrained(staging)
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    staging.rename(output_dir)  # a crash above never leaves a half-written checkpoint at `output_dir`
-    return output_dir
+    return save_m2fnet(model, processor, output_dir, overwrite=True)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output_dir", type=Path, default=REPO_ROOT / "outputs" / "quickstart-m2fnet",
-                        help="where the checkpoint is written (replaced if it exists)")  # fmt: skip
-    args = parser.parse_args(argv)
+def load_and_predict(checkpoint: str) -> None:
+    """What a user of the checkpoint writes (only torch and transformers are needed for text)."""
+    sys.meta_path.insert(0, HideRepository())
+    import json
 
-    checkpoint = save_tiny_checkpoint(args.output_dir)
-    print(f"Saved a random tiny M2FNet with its code to {checkpoint}")
+    import torch
+    from transformers import AutoModel, AutoProcessor
 
-    # --- what a user of a Hub checkpoint writes (DESIGN §1) ---
-    model = AutoModel.from_pretrained(checkpoint, trust_remote_code=True).eval()
+    model = AutoModel.from_pretrained(checkpoint, trust_remote_code=True, use_safetensors=True).eval()
     processor = AutoProcessor.from_pretrained(checkpoint, trust_remote_code=True)
-    conversation = load_sample_conversation(SAMPLES_DIR / "conversation.json")
+    conversation = json.loads((SAMPLES_DIR / "conversation.json").read_text(encoding="utf-8"))
+    for utterance in conversation:  # media paths are relative to the samples folder
+        for key in ("audio", "video"):
+            if utterance.get(key):
+                utterance[key] = str(SAMPLES_DIR / utterance[key])
     batch = processor(conversations=[conversation], return_tensors="pt")
     with torch.no_grad():
         out = model(**batch)  # out.logits: (batch, n_utterances, n_labels)
-    # ---
 
     probabilities = out.logits.softmax(-1)[0]
-    modality_mask = batch["modality_mask"][0]
-    print(f"\nloaded {type(model).__name__} from {type(model).__module__}; logits {tuple(out.logits.shape)}\n")
-    print(f"{'#':>2}  {'speaker':<8} {'modalities':<18} {'prediction':<10} {'p':>5}  text")
+    print(f"loaded {type(model).__name__} from {type(model).__module__} (the checkpoint's copy of the code)")
+    print(
+        f"logits {tuple(out.logits.shape)}\n\n{'#':>2}  {'speaker':<8} {'modalities':<18} {'prediction':<10} {'p':>5}  text"
+    )
     for index, utterance in enumerate(conversation):
         label_id = int(probabilities[index].argmax())
-        used = "+".join(name for name, on in zip(("text", "audio", "visual"), modality_mask[index].tolist()) if on)
+        used = "+".join(
+            name for name, on in zip(processor.modalities, batch["modality_mask"][0, index].tolist()) if on
+        )
         print(
             f"{index:>2}  {utterance['speaker']:<8} {used:<18} {model.config.id2label[label_id]:<10} "
             f"{probabilities[index, label_id].item():>5.2f}  {utterance['text']}"
         )
     print("\n(random weights: predictions are arbitrary until you train, see README)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--output_dir", type=Path, default=Path("outputs/quickstart-m2fnet"), help="Checkpoint folder (replaced)."
+    )
+    parser.add_argument("--load_only", metavar="CHECKPOINT", help=argparse.SUPPRESS)  # the second half
+    args = parser.parse_args(argv)
+    if args.load_only:
+        load_and_predict(args.load_only)
+        return
+    checkpoint = save_checkpoint(args.output_dir)
+    print(f"Saved a random tiny M2FNet with its code to {checkpoint}\n")
+    subprocess.run([sys.executable, __file__, "--load_only", str(checkpoint)], check=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ The cached-feature format (one row per dialogue, written by `examples/extract_fe
 | `labels` | `List(int64)` | (N,), -100 where unknown |
 | `text_embeds` / `audio_embeds` / `visual_embeds` | `List(List(float32))`, optional columns | (N, D_m) |
 | `modality_mask` | `List(List(int8))` | (N, 3): text, audio, visual present |
+| `speaker_ids` | `List(int64)`, optional | (N,): speakers numbered by first appearance in the dialogue |
 """
 
 from dataclasses import dataclass
@@ -88,7 +89,8 @@ class M2FNetEmbeddingCollator:
             Dialogues longer than this keep their first `max_utterances` utterances.
 
     Returns (from `__call__`): a dict of tensors, B dialogues and N utterances: `{modality}_embeds` `(B, N, D_m)`
-    float32, `utterance_mask` `(B, N)`, `modality_mask` `(B, N, 3)`, `labels` `(B, N)` (-100 on padding).
+    float32, `utterance_mask` `(B, N)`, `modality_mask` `(B, N, 3)`, `labels` `(B, N)` (-100 on padding), and
+    `speaker_ids` `(B, N)` (speakers numbered by first appearance, 0 on padding) when the rows have them.
     """
 
     modalities: list[str] | None = None
@@ -134,6 +136,11 @@ class M2FNetEmbeddingCollator:
                     "the features (a corrupt clip should be marked missing in `modality_mask` instead)."
                 )
             batch[column] = torch.from_numpy(embeds)
+        if all(row.get("speaker_ids") is not None for row in rows):
+            speakers = np.zeros((batch_size, num_utterances), dtype=np.int64)
+            for b, (row, length) in enumerate(zip(rows, lengths)):
+                speakers[b, :length] = np.asarray(row["speaker_ids"][:length])
+            batch["speaker_ids"] = torch.from_numpy(speakers)
         batch.update(
             labels=torch.from_numpy(labels),
             utterance_mask=torch.from_numpy(utterance_mask),

@@ -46,11 +46,8 @@ without an audio track.
 
 import contextlib
 import copy
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,18 +63,23 @@ from datasets.fingerprint import Hasher
 from datasets.utils import logging
 from tqdm.auto import tqdm
 
+from modeling_m2fnet.configuration_m2fnet import MODALITIES
+
 from .collators import EMBED_COLUMNS
+from .hashing import fingerprint as _fingerprint
+from .hashing import tokenizer_signature as _tokenizer_signature
+from .hashing import weights_hash
+from .io_utils import atomic_output_dir, atomic_output_file, write_json
 
 
 MAX_REPORTED_EXAMPLES = 20
 
 logger = logging.get_logger(__name__)
 
-MODALITIES = ("text", "audio", "visual")
 # Bump when the content of a shard changes for the same inputs (invalidates every cached shard).
-FEATURES_FORMAT_VERSION = 1
+FEATURES_FORMAT_VERSION = 2
 REPORT_FILENAME = "extraction_report.json"
-DEFAULT_SHARD_SIZE = 16
+DEFAULT_SHARD_UTTERANCES = 256
 DEFAULT_BATCH_SIZE = 4
 # Columns kept in the cached shards for the report, dropped from the final output.
 UNUSABLE_MEDIA_COLUMN = "unusable_media"
@@ -94,8 +96,11 @@ VOLATILE_CONFIG_KEYS = (
     "processor_class",
 )
 # Submodule of `M2FNetModel` that computes each modality's utterance embeddings, and its config.
-EXTRACTOR_ATTRIBUTES = {"text": ("text_model", "text_config"), "audio": ("audio_model", "audio_config"),
-                        "visual": ("visual_model", "visual_config")}  # fmt: skip
+EXTRACTOR_ATTRIBUTES = {
+    "text": ("text_model", "text_config"),
+    "audio": ("audio_model", "audio_config"),
+    "visual": ("visual_model", "visual_config"),
+}
 
 
 def features_schema(embed_dims: dict[str, int]) -> datasets.Features:
@@ -112,6 +117,7 @@ def features_schema(embed_dims: dict[str, int]) -> datasets.Features:
             column = datasets.List(datasets.List(datasets.Value("float32"), length=embed_dims[modality]))
             columns[EMBED_COLUMNS[modality]] = column
     columns["modality_mask"] = datasets.List(datasets.List(datasets.Value("int8"), length=len(MODALITIES)))
+    columns["speaker_ids"] = datasets.List(datasets.Value("int64"))
     return datasets.Features(columns)
 
 
@@ -135,23 +141,6 @@ def _stable_dict(config_dict: dict) -> dict:
         for key, value in config_dict.items()
         if key not in VOLATILE_CONFIG_KEYS
     }
-
-
-def weights_hash(module: torch.nn.Module) -> str:
-    """A BLAKE2b hash of a module's state dict (names, dtypes, shapes and bytes of every tensor)."""
-    hasher = hashlib.blake2b(digest_size=16)
-    for name, tensor in sorted(module.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        hasher.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return hasher.hexdigest()
-
-
-def _tokenizer_signature(tokenizer) -> dict:
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    content = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
-    special = {name: getattr(tokenizer, f"{name}_token_id", None) for name in ("cls", "sep", "bos", "eos", "pad")}
-    return {"content": hashlib.sha256(content.encode()).hexdigest(), "special_ids": special}
 
 
 def extraction_signature(model, processor, modalities: list[str], on_media_error: str, batch_size: int) -> dict:
@@ -190,10 +179,6 @@ def extraction_signature(model, processor, modalities: list[str], on_media_error
     return signature
 
 
-def _fingerprint(obj: Any, length: int = 32) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
-
-
 def _media_files(value: Any, found: list[str]) -> None:
     """Collects the paths of media stored by reference (`{"bytes": None, "path": ...}`) in a row, recursively."""
     if isinstance(value, dict):
@@ -230,12 +215,39 @@ def shard_content_hash(shard: datasets.Dataset) -> str:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _with_context(error: Exception, context: str) -> Exception:
-    """`error` re-created with `context` in front of its message (a `RuntimeError` when its type cannot be)."""
-    try:
-        return type(error)(f"{context}: {error}")
-    except Exception:  # exception types with other constructor arguments
-        return RuntimeError(f"{context}: {error}")
+def add_context(error: Exception, context: str) -> Exception:
+    """Adds `context` to `error` as a note (kept by tracebacks and by the CLIs' one-line errors); same object."""
+    if hasattr(error, "add_note"):
+        error.add_note(context)
+    return error
+
+
+def speaker_ids(speakers: list) -> list[int]:
+    """Speakers numbered by first appearance in the dialogue (0 = first); each utterance without a speaker is new."""
+    numbers, ids = {}, []
+    for speaker in speakers:
+        key = None if speaker is None or str(speaker).strip() == "" else str(speaker).strip()
+        if key is not None and key in numbers:
+            ids.append(numbers[key])
+            continue
+        new_id = max(ids, default=-1) + 1
+        if key is not None:
+            numbers[key] = new_id
+        ids.append(new_id)
+    return ids
+
+
+def shard_bounds(lengths: list[int], shard_utterances: int) -> list[tuple[int, int]]:
+    """Consecutive dialogues grouped into shards of about `shard_utterances` utterances (a longer dialogue alone)."""
+    bounds, start, count = [], 0, 0
+    for index, length in enumerate(lengths):
+        if count and count + length > shard_utterances:
+            bounds.append((start, index))
+            start, count = index, 0
+        count += length
+    if start < len(lengths):
+        bounds.append((start, len(lengths)))
+    return bounds
 
 
 class M2FNetUtteranceEmbedder:
@@ -301,7 +313,9 @@ class M2FNetUtteranceEmbedder:
                 try:
                     processor(conversations=[conversation], return_tensors="pt")
                 except Exception as single_error:
-                    raise _with_context(single_error, f"Dialogue {dialogue_id!r} ({modality})") from single_error
+                    raise add_context(
+                        single_error, f"while extracting the {modality} of dialogue {dialogue_id!r}"
+                    ) from None
             raise
 
     def _encode(self, modality: str, inputs, selected: torch.Tensor) -> torch.Tensor:
@@ -364,10 +378,13 @@ class M2FNetUtteranceEmbedder:
                 for dialogue in dialogues
             ],
             UNUSABLE_MEDIA_COLUMN: [[] for _ in dialogues],
+            "speaker_ids": [
+                speaker_ids([utterance.get("speaker") for utterance in dialogue]) for dialogue in dialogues
+            ],
         }
         modality_mask = [np.zeros((length, len(MODALITIES)), dtype=np.int8) for length in lengths]
         if not dialogues:
-            output["modality_mask"] = []
+            output["modality_mask"], output["speaker_ids"] = [], []
             for modality in self.modalities:
                 output[EMBED_COLUMNS[modality]] = []
             return output
@@ -403,40 +420,13 @@ class M2FNetUtteranceEmbedder:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _atomic_output_dir(target: Path, overwrite: bool):
-    """A temporary sibling of `target`, renamed to `target` when the block succeeds (removed when it fails)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes the folder private (0700); give it the usual permissions
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if target.exists():
-        if not overwrite:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise FileExistsError(f"{target} appeared while extracting; pass overwrite=True to replace it.")
-        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, backup)
-        os.rename(staging, target)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.rename(staging, target)
-
-
 def _write_shard(table: pa.Table, features: datasets.Features, path: Path) -> None:
     """Writes `table` as an Arrow file at `path` atomically (temporary file + rename)."""
-    for stale in path.parent.glob(f"{path.name}.tmp-*"):  # left by a run that was killed while writing this shard
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a run that was killed while writing this shard
         stale.unlink(missing_ok=True)
-    tmp_path = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with ArrowWriter(features=features, path=str(tmp_path)) as writer:
+    with atomic_output_file(path) as temporary, ArrowWriter(features=features, path=str(temporary)) as writer:
         writer.write_table(table)
         writer.finalize()
-    os.replace(tmp_path, path)
 
 
 def _check_labels(split_dataset: datasets.Dataset, id2label: dict, split: str) -> list[str] | None:
@@ -485,6 +475,55 @@ def _split_statistics(split_dataset: datasets.Dataset, modalities: list[str]) ->
     return statistics
 
 
+def load_dialogue_dataset(source: str) -> datasets.DatasetDict:
+    """
+    Loads a row-per-dialogue dataset: a `save_to_disk` folder, a folder of `<split>.parquet` files, or a Hub id.
+
+    Raises:
+        `ValueError`: for a local folder that holds neither.
+    """
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            loaded = datasets.load_from_disk(str(path))
+            return loaded if isinstance(loaded, datasets.DatasetDict) else datasets.DatasetDict({"train": loaded})
+        parquet_files = sorted(path.glob("*.parquet"))
+        if parquet_files:
+            return datasets.DatasetDict(
+                {file.stem: datasets.Dataset.from_parquet(str(file)) for file in parquet_files}
+            )
+        raise ValueError(
+            f"{path} holds neither a `save_to_disk` dataset (dataset_dict.json) nor <split>.parquet files; build one "
+            "with examples/build_dataset.py --output_dir (or --parquet_dir)."
+        )
+    if path.exists() or source.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"Dataset {source!r} is not a folder.")
+    return datasets.load_dataset(source)
+
+
+def dataset_builder_name(source: str) -> str | None:
+    """The builder (`meld`, `iemocap`, `conversations`) that made a local dataset folder, from its build report."""
+    report = Path(source).expanduser() / "build_report.json"
+    return json.loads(report.read_text(encoding="utf-8")).get("dataset") if report.is_file() else None
+
+
+def load_m2fnet(checkpoint: str, trust_remote_code: bool = False):
+    """
+    Loads an M2FNet checkpoint (e.g. written by `examples/build_model.py`) with this repository's model class
+    (safetensors weights only), and its processor. The processor's sub-processors are loaded through the
+    checkpoint's code, which a local folder is trusted to run; a Hub checkpoint needs `trust_remote_code=True`.
+    """
+    from modeling_m2fnet import M2FNetForEmotionRecognition, M2FNetProcessor, register_auto_classes
+
+    local = Path(checkpoint).expanduser().is_dir()
+    if not local and not trust_remote_code:
+        raise ValueError(f"{checkpoint!r} is not a local folder: pass --trust_remote_code to load its processor code.")
+    register_auto_classes()
+    model = M2FNetForEmotionRecognition.from_pretrained(checkpoint, use_safetensors=True)
+    processor = M2FNetProcessor.from_pretrained(checkpoint, trust_remote_code=True)
+    return model, processor
+
+
 def extract_features(
     model,
     processor,
@@ -492,7 +531,7 @@ def extract_features(
     output_dir: str | os.PathLike,
     modalities: list[str] | None = None,
     splits: list[str] | None = None,
-    shard_size: int = DEFAULT_SHARD_SIZE,
+    shard_utterances: int = DEFAULT_SHARD_UTTERANCES,
     batch_size: int = DEFAULT_BATCH_SIZE,
     utterances_per_forward: int = 64,
     on_media_error: str | None = None,
@@ -503,6 +542,7 @@ def extract_features(
     device: str | torch.device | None = None,
     progress: bool = True,
     shard_callback: Callable[..., None] | None = None,
+    dataset_name: str | None = None,
 ) -> tuple[datasets.DatasetDict, dict]:
     r"""
     Computes the utterance embeddings of every dialogue and saves them (with `save_to_disk`) to `output_dir`.
@@ -522,8 +562,9 @@ def extract_features(
             Modalities to extract; defaults to the model's.
         splits (`list[str]`, *optional*):
             Splits to process; defaults to all.
-        shard_size (`int`, *optional*, defaults to 16):
-            Dialogues per cached shard (the unit of resumption).
+        shard_utterances (`int`, *optional*, defaults to 256):
+            Utterances per cached shard, the unit of progress and of resumption: consecutive whole dialogues are
+            grouped until they reach it (a longer dialogue is a shard of its own).
         batch_size (`int`, *optional*, defaults to 4):
             Dialogues per `map` batch: their utterances are processed and encoded together. Lower it for video.
         utterances_per_forward (`int`, *optional*, defaults to 64):
@@ -544,6 +585,8 @@ def extract_features(
             Show a tqdm bar over the shards of each split.
         shard_callback (`Callable`, *optional*):
             Called after each shard as `shard_callback(split=..., index=..., path=..., reused=...)`.
+        dataset_name (`str`, *optional*):
+            The builder that made `dataset` (`meld`, ...), recorded in the report for training reports and cards.
 
     Returns:
         `tuple[datasets.DatasetDict, dict]`: the saved features (loaded back from `output_dir`) and the report.
@@ -570,9 +613,9 @@ def extract_features(
             f"Cannot extract {missing or modalities}: the model's modalities are {m2fnet.config.modalities}."
         )
     modalities = [modality for modality in MODALITIES if modality in modalities]
-    if shard_size < 1 or batch_size < 1 or utterances_per_forward < 1:
+    if shard_utterances < 1 or batch_size < 1 or utterances_per_forward < 1:
         raise ValueError(
-            f"`shard_size` ({shard_size}), `batch_size` ({batch_size}) and `utterances_per_forward` "
+            f"`shard_utterances` ({shard_utterances}), `batch_size` ({batch_size}) and `utterances_per_forward` "
             f"({utterances_per_forward}) must be >= 1."
         )
     policy = on_media_error if on_media_error is not None else processor.on_media_error
@@ -594,6 +637,7 @@ def extract_features(
         "modalities": modalities,
         "embed_dims": encoder.embed_dims,
         "label_names": [m2fnet.config.id2label[index] for index in range(len(m2fnet.config.id2label))],
+        "dataset_name": dataset_name,
         "model": {
             "name_or_path": getattr(model, "name_or_path", None) or None,
             "text_encoder": (getattr(m2fnet.config.text_config, "_name_or_path", None) or None)
@@ -605,7 +649,7 @@ def extract_features(
         "features_fingerprint": base_fingerprint,
         "settings": {
             "on_media_error": policy,
-            "shard_size": shard_size,
+            "shard_utterances": shard_utterances,
             "batch_size": batch_size,
             "utterances_per_forward": utterances_per_forward,
             "max_dialogues": max_dialogues,
@@ -623,14 +667,15 @@ def extract_features(
             split_dataset = dataset[split]
             if max_dialogues is not None:
                 split_dataset = split_dataset.select(range(min(max_dialogues, len(split_dataset))))
-            num_shards = -(-len(split_dataset) // shard_size)
+            lengths = pc.list_value_length(split_dataset.with_format("arrow")[:].column("utterances")).to_pylist()
+            lengths = [min(length or 0, processor.max_utterances) for length in lengths]
+            bounds = shard_bounds(lengths, shard_utterances)
+            num_shards = len(bounds)
             shards, reused, computed_utterances, compute_seconds = [], 0, 0, 0.0
-            bar = tqdm(range(num_shards), desc=f"Extracting {split}", unit="shard", disable=not progress)
-            for index in bar:
-                shard = split_dataset.select(
-                    range(index * shard_size, min((index + 1) * shard_size, len(split_dataset)))
-                )
-                key = _fingerprint([base_fingerprint, index, shard_size, shard_content_hash(shard)])
+            bar = tqdm(total=sum(lengths), desc=f"Extracting {split}", unit="utt", disable=not progress)
+            for index, (first, end) in enumerate(bounds):
+                shard = split_dataset.select(range(first, end))
+                key = _fingerprint([base_fingerprint, index, first, end, shard_content_hash(shard)])
                 path = cache_dir / f"{split}-{index:05d}-{key}.arrow"
                 shard_paths.append(path)
                 cached = None
@@ -658,10 +703,11 @@ def extract_features(
                     )
                     _write_shard(computed.data.table, shard_features, path)
                     compute_seconds += time.perf_counter() - started
-                    computed_utterances += sum(len(labels) for labels in computed["labels"])
+                    computed_utterances += sum(lengths[first:end])
                     shards.append(
                         datasets.Dataset.from_file(str(path), info=datasets.DatasetInfo(features=shard_features))
                     )
+                bar.update(sum(lengths[first:end]))
                 if compute_seconds:
                     bar.set_postfix(utterances_per_s=f"{computed_utterances / compute_seconds:.1f}", reused=reused)
                 if shard_callback is not None:
@@ -698,9 +744,9 @@ def extract_features(
             datasets.enable_progress_bars()
         model.train(was_training)
 
-    with _atomic_output_dir(output_dir, overwrite) as staging:
+    with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
         datasets.DatasetDict(results).save_to_disk(str(staging))
-        (staging / REPORT_FILENAME).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_json(staging / REPORT_FILENAME, report)
     if not keep_cache:
         for path in shard_paths:
             path.unlink(missing_ok=True)
@@ -714,8 +760,13 @@ __all__ = [
     "M2FNetUtteranceEmbedder",
     "REPORT_FILENAME",
     "extract_features",
+    "dataset_builder_name",
     "extraction_signature",
     "features_schema",
+    "load_dialogue_dataset",
+    "load_m2fnet",
     "shard_content_hash",
+    "shard_bounds",
+    "speaker_ids",
     "weights_hash",
 ]

@@ -427,8 +427,10 @@ def train_text_encoder(
     split_names = [data_args.train_split, data_args.validation_split, data_args.test_split]
     split_names = [name for name in split_names if name is not None and name in raw]
     if data_args.train_split not in raw or data_args.validation_split not in raw:
-        raise ValueError(f"{data_args.dataset_dir} needs a {data_args.train_split!r} and a "
-                         f"{data_args.validation_split!r} split (it has {list(raw)}).")  # fmt: skip
+        raise ValueError(
+            f"{data_args.dataset_dir} needs a {data_args.train_split!r} and a "
+            f"{data_args.validation_split!r} split (it has {list(raw)})."
+        )
     splits = {
         name: encode_split(raw[name], processor, limits.get(name, data_args.max_eval_utterances))
         for name in split_names
@@ -443,9 +445,13 @@ def train_text_encoder(
         cache_root = Path(model_args.lower_layer_cache_dir or output_dir / "lower_layer_cache")
         with accelerator.main_process_first():  # the main process computes, the others read the files
             caches = build_lower_layer_cache(
-                encoder, tokenizer, {name: split.token_ids for name, split in splits.items()}, first_layer,
-                cache_root, dtype=CACHE_DTYPES[model_args.cache_dtype],
-            )  # fmt: skip
+                encoder,
+                tokenizer,
+                {name: split.token_ids for name, split in splits.items()},
+                first_layer,
+                cache_root,
+                dtype=CACHE_DTYPES[model_args.cache_dtype],
+            )
     class_weights = None
     if model_args.class_weighted_loss:
         class_weights = inverse_frequency_weights(splits[data_args.train_split].labels, len(label_names))
@@ -454,9 +460,12 @@ def train_text_encoder(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     datasets_ = {name: UtteranceDataset(split, pad_id, caches.get(name)) for name, split in splits.items()}
     train_dataloader = _dataloader(
-        datasets_[data_args.train_split], training_args.per_device_train_batch_size, training_args.seed, True,
+        datasets_[data_args.train_split],
+        training_args.per_device_train_batch_size,
+        training_args.seed,
+        True,
         training_args.group_by_length,
-    )  # fmt: skip
+    )
     eval_dataloaders = {
         name: _dataloader(datasets_[name], training_args.per_device_eval_batch_size, 0, False, True)
         for name in splits
@@ -465,16 +474,22 @@ def train_text_encoder(
     train_dataloader, *prepared = accelerator.prepare(train_dataloader, *eval_dataloaders.values())
     eval_dataloaders = dict(zip(eval_dataloaders, prepared))
     num_epochs, max_steps = plan_steps(
-        len(train_dataloader), training_args.gradient_accumulation_steps, training_args.num_train_epochs,
+        len(train_dataloader),
+        training_args.gradient_accumulation_steps,
+        training_args.num_train_epochs,
         training_args.max_train_steps,
-    )  # fmt: skip
+    )
     optimizer = build_optimizer(
         model, training_args.head_learning_rate, training_args.weight_decay, {"encoder.": training_args.learning_rate}
     )
     lr_scheduler = build_scheduler(
-        training_args.lr_scheduler_type, optimizer, max_steps, training_args.warmup_ratio,
-        training_args.num_warmup_steps, accelerator.num_processes,
-    )  # fmt: skip
+        training_args.lr_scheduler_type,
+        optimizer,
+        max_steps,
+        training_args.warmup_ratio,
+        training_args.num_warmup_steps,
+        accelerator.num_processes,
+    )
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
     metric = load_metric(accelerator)
 
@@ -510,16 +525,28 @@ def train_text_encoder(
         f"..; {num_trainable:,} trainable parameters; {num_epochs} epochs, {max_steps} steps"
     )
     settings = LoopSettings(
-        output_dir=output_dir, num_train_epochs=num_epochs, max_train_steps=max_steps,
-        max_grad_norm=training_args.max_grad_norm, logging_steps=training_args.logging_steps,
+        output_dir=output_dir,
+        num_train_epochs=num_epochs,
+        max_train_steps=max_steps,
+        max_grad_norm=training_args.max_grad_norm,
+        logging_steps=training_args.logging_steps,
         checkpointing_steps=training_args.checkpointing_steps,
-        checkpoints_total_limit=training_args.checkpoints_total_limit, report_to=training_args.report_to,
-    )  # fmt: skip
+        checkpoints_total_limit=training_args.checkpoints_total_limit,
+        report_to=training_args.report_to,
+    )
     loop_start = time.time()
     state = run_training_loop(
-        accelerator, model, optimizer, lr_scheduler, train_dataloader, settings, state, evaluate, save_best,
+        accelerator,
+        model,
+        optimizer,
+        lr_scheduler,
+        train_dataloader,
+        settings,
+        state,
+        evaluate,
+        save_best,
         set_train_mode=set_train_mode,
-    )  # fmt: skip
+    )
     loop_seconds = time.time() - loop_start
 
     if read_best_model_info(best_dir) != state.best:
@@ -560,7 +587,7 @@ def train_text_encoder(
             * accelerator.num_processes
             / max(loop_seconds, 1e-9),
             2,
-        ),  # fmt: skip
+        ),
         "machine": machine_info(accelerator),
     }
     if accelerator.is_main_process:

@@ -22,21 +22,22 @@ built so that a model has something real to learn:
   dialogue encoder) can get them right;
 - emotions persist within a dialogue (`persistence`), two speakers alternate;
 - `label_noise` of the labels are replaced by a uniformly random emotion (the text stays), which caps the reachable
-  accuracy at about `1 - label_noise * 6 / 7`.
+  accuracy at about `1 - label_noise * 6 / 7`;
+- with `multimodal` (the default), some emotions need the other modalities: `surprise` and `fear` share their
+  sentences, and so do `anger` and `disgust`. Each utterance also has an audio and a visual embedding (Gaussian
+  noise around a prototype of its true emotion): the audio prototypes tell `surprise` from `fear` and the visual
+  ones tell `anger` from `disgust`; both are uninformative for the other classes. `missing_media` of the utterances
+  lack audio, and as many lack the visual embedding. Text alone therefore confuses two pairs of classes, and only a
+  model that uses (and fuses) audio and visual features separates them.
 
 The class frequencies are imbalanced like MELD's, less extremely (neutral most frequent, fear and disgust rarest).
 The rows follow the builders' schema (`dialogue_id`, `dialogue_name`, `split`, `utterances` = list of
-`utterance_id`, `speaker`, `text`, `emotion`), so the toy data goes through the same code as MELD. Write it to disk
-(for `train_m2fnet.py --dataset_dir`) with:
-
-    python examples/toy_data.py --output_dir outputs/toy-dataset
+`utterance_id`, `speaker`, `text`, `emotion`), plus `audio_embedding` / `visual_embedding` (empty when missing),
+so the toy data goes through the same code as MELD.
 """
 
-import argparse
-import logging
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import datasets
 
@@ -44,8 +45,6 @@ from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS
 
 from .tiny_model import train_tiny_tokenizer
 
-
-logger = logging.getLogger(__name__)
 
 TOY_SPLITS = ("train", "validation", "test")
 # Utterance frequencies: MELD's order of frequency (neutral 47 %, joy 17 %, ..., fear / disgust 3 %), flattened so
@@ -166,6 +165,15 @@ class ToyDataConfig:
             Probability that an utterance (not the first of its dialogue) is a context-dependent reply.
         persistence (`float`, *optional*, defaults to 0.3):
             Probability that an utterance keeps the previous utterance's emotion.
+        multimodal (`bool`, *optional*, defaults to `True`):
+            Pair up emotions that only audio (surprise / fear) or only the visual embedding (anger / disgust) tell
+            apart, and generate the embeddings.
+        embedding_dim (`int`, *optional*, defaults to 16):
+            Width of the audio and visual embeddings.
+        media_signal (`float`, *optional*, defaults to 1.5):
+            Distance of the informative prototypes from the origin, in units of the per-dimension noise.
+        missing_media (`float`, *optional*, defaults to 0.1):
+            Fraction of utterances without audio (and, independently, without the visual embedding).
         seed (`int`, *optional*, defaults to 0):
             Seed of the generator: the same settings give the same dataset, on any machine.
     """
@@ -177,6 +185,10 @@ class ToyDataConfig:
     label_noise: float = 0.1
     echo_probability: float = 0.1
     persistence: float = 0.3
+    multimodal: bool = True
+    embedding_dim: int = 16
+    media_signal: float = 1.5
+    missing_media: float = 0.1
     seed: int = 0
 
     def __post_init__(self):
@@ -189,31 +201,59 @@ class ToyDataConfig:
             raise ValueError(
                 f"Need 1 <= min_utterances <= max_utterances, got {self.min_utterances} and {self.max_utterances}."
             )
-        for name in ("label_noise", "echo_probability", "persistence"):
+        if self.embedding_dim < 2:
+            raise ValueError(f"`embedding_dim` must be >= 2, got {self.embedding_dim}.")
+        for name in ("label_noise", "echo_probability", "persistence", "missing_media"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1], got {getattr(self, name)}.")
 
 
-def toy_features() -> datasets.Features:
-    """The schema of the toy dataset: the builders' row-per-dialogue layout, text only, MELD's emotions."""
+# Emotions that share their sentences, and the modality that tells each pair apart.
+TOY_TEXT_TWINS = {"fear": "surprise", "disgust": "anger"}
+TOY_MEDIA_CUES = {"audio": ("surprise", "fear"), "visual": ("anger", "disgust")}
+
+
+def toy_features(multimodal: bool = True) -> datasets.Features:
+    """The schema of the toy dataset: the builders' row-per-dialogue layout, MELD's emotions, toy embeddings."""
+    utterance = {
+        "utterance_id": datasets.Value("int32"),
+        "speaker": datasets.Value("string"),
+        "text": datasets.Value("string"),
+        "emotion": datasets.ClassLabel(names=list(MELD_EMOTIONS)),
+    }
+    if multimodal:
+        utterance["audio_embedding"] = datasets.List(datasets.Value("float32"))
+        utterance["visual_embedding"] = datasets.List(datasets.Value("float32"))
     return datasets.Features(
         {
             "dialogue_id": datasets.Value("int32"),
             "dialogue_name": datasets.Value("string"),
             "split": datasets.Value("string"),
-            "utterances": datasets.List(
-                {
-                    "utterance_id": datasets.Value("int32"),
-                    "speaker": datasets.Value("string"),
-                    "text": datasets.Value("string"),
-                    "emotion": datasets.ClassLabel(names=list(MELD_EMOTIONS)),
-                }
-            ),
+            "utterances": datasets.List(utterance),
         }
     )
 
 
-def _toy_dialogue(rng: random.Random, config: ToyDataConfig) -> list[dict]:
+def toy_prototypes(config: "ToyDataConfig") -> dict[str, dict[str, list[float]]]:
+    """Per modality, the prototype of each informative emotion: opposite points on one random unit direction."""
+    rng = random.Random(config.seed * 1000 + 99)
+    prototypes = {}
+    for modality, (first, second) in TOY_MEDIA_CUES.items():
+        direction = [rng.gauss(0, 1) for _ in range(config.embedding_dim)]
+        norm = sum(value * value for value in direction) ** 0.5
+        direction = [config.media_signal * value / norm for value in direction]
+        prototypes[modality] = {first: direction, second: [-value for value in direction]}
+    return prototypes
+
+
+def _toy_embedding(rng: random.Random, config: "ToyDataConfig", prototype: list[float] | None) -> list[float]:
+    if rng.random() < config.missing_media:
+        return []
+    center = prototype or [0.0] * config.embedding_dim
+    return [value + rng.gauss(0, 1) / config.embedding_dim**0.5 for value in center]
+
+
+def _toy_dialogue(rng: random.Random, config: ToyDataConfig, prototypes: dict) -> list[dict]:
     names, weights = list(TOY_CLASS_WEIGHTS), list(TOY_CLASS_WEIGHTS.values())
     speakers = rng.sample(TOY_SPEAKERS, 2)
     utterances, previous = [], None
@@ -224,12 +264,20 @@ def _toy_dialogue(rng: random.Random, config: ToyDataConfig) -> list[dict]:
         else:
             keep = previous is not None and rng.random() < config.persistence
             emotion = previous if keep else rng.choices(names, weights)[0]
-            opener, phrase = rng.choice(TOY_OPENERS), rng.choice(TOY_PHRASES[emotion])
+            pool = TOY_PHRASES[emotion]
+            if config.multimodal and (emotion in TOY_TEXT_TWINS or emotion in TOY_TEXT_TWINS.values()):
+                twin = TOY_TEXT_TWINS.get(emotion) or next(k for k, v in TOY_TEXT_TWINS.items() if v == emotion)
+                pool = TOY_PHRASES[emotion] + TOY_PHRASES[twin]
+            opener, phrase = rng.choice(TOY_OPENERS), rng.choice(pool)
             if opener and not phrase.startswith("I "):
                 phrase = phrase[0].lower() + phrase[1:]
             text = opener + phrase + rng.choice(TOY_CLOSERS)
         label = rng.choice(MELD_EMOTIONS) if rng.random() < config.label_noise else emotion
-        utterances.append({"utterance_id": index, "speaker": speakers[index % 2], "text": text, "emotion": label})
+        utterance = {"utterance_id": index, "speaker": speakers[index % 2], "text": text, "emotion": label}
+        if config.multimodal:
+            for modality in TOY_MEDIA_CUES:
+                utterance[f"{modality}_embedding"] = _toy_embedding(rng, config, prototypes[modality].get(emotion))
+        utterances.append(utterance)
         previous = emotion
     return utterances
 
@@ -269,7 +317,8 @@ def make_toy_dataset(config: ToyDataConfig | None = None, **kwargs) -> datasets.
         config = ToyDataConfig(**kwargs)
     elif kwargs:
         config = ToyDataConfig(**{**config.__dict__, **kwargs})
-    features = toy_features()
+    features = toy_features(config.multimodal)
+    prototypes = toy_prototypes(config)
     splits = {}
     for split_index, split in enumerate(TOY_SPLITS):
         rng = random.Random(config.seed * 1000 + split_index)
@@ -279,31 +328,9 @@ def make_toy_dataset(config: ToyDataConfig | None = None, **kwargs) -> datasets.
                 "dialogue_id": index,
                 "dialogue_name": f"toy_{split}_{index:04d}",
                 "split": split,
-                "utterances": _toy_dialogue(rng, config),
+                "utterances": _toy_dialogue(rng, config, prototypes),
             }
             for index in range(count)
         ]
         splits[split] = datasets.Dataset.from_list(rows, features=features)
     return datasets.DatasetDict(splits)
-
-
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output_dir", type=Path, required=True, help="Where to `save_to_disk` the DatasetDict.")
-    for name, default in ToyDataConfig().__dict__.items():
-        parser.add_argument(f"--{name}", type=type(default), default=default, help=f"(default: {default})")
-    args = vars(parser.parse_args(argv))
-    output_dir = args.pop("output_dir")
-    try:
-        config = ToyDataConfig(**args)
-    except ValueError as error:
-        parser.error(str(error))
-    dataset = make_toy_dataset(config)
-    dataset.save_to_disk(str(output_dir))
-    counts = {split: (part.num_rows, sum(len(u) for u in part["utterances"])) for split, part in dataset.items()}
-    logger.info(f"Saved {output_dir}: (dialogues, utterances) per split {counts}")
-
-
-if __name__ == "__main__":
-    main()

@@ -28,8 +28,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from examples import erc_training_utils, train_m2fnet
-from examples import evaluate as evaluate_script
+from examples import evaluate_m2fnet as evaluate_script
+from examples import train_m2fnet
+from m2fnet_training import checkpointing
+from m2fnet_training.arguments import parse_arguments
+from m2fnet_training.optim import build_optimizer
+from m2fnet_training.sources import ToySource
 from m2fnet_training.tiny_model import build_tiny_m2fnet
 from m2fnet_training.toy_data import make_toy_dataset
 from modeling_m2fnet import MELD_EMOTIONS
@@ -38,7 +42,10 @@ from modeling_m2fnet import MELD_EMOTIONS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = REPO_ROOT / "examples" / "train_m2fnet.py"
 # A small toy run: 48 training dialogues in batches of 8 (6 batches per epoch), 16 validation / test dialogues.
-SMALL_TOY = ["--toy_num_train_dialogues", "48", "--toy_num_eval_dialogues", "16", "--save_plots", "false"]
+SMALL_TOY = [
+    *("--toy_num_train_dialogues", "48", "--toy_num_eval_dialogues", "16"),
+    *("--save_plots", "false", "--ablations", "none"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -115,14 +122,42 @@ def test_toy_data_is_deterministic_and_in_the_builders_schema():
 
 
 def test_toy_data_texts_carry_the_labels():
-    dataset = make_toy_dataset(label_noise=0.0, echo_probability=0.0)
+    """Text alone: each emotion word names its label, except that two pairs of emotions share their sentences."""
     words = {"joy": "happy", "anger": "angry", "fear": "scared", "sadness": "sad", "disgust": "gross"}
+    twins = {"anger": "disgust", "disgust": "anger", "fear": "surprise", "surprise": "fear"}
+    for multimodal in (False, True):
+        dataset = make_toy_dataset(label_noise=0.0, echo_probability=0.0, multimodal=multimodal)
+        names = dataset["train"].features["utterances"].feature["emotion"].names
+        shared = 0
+        for dialogue in dataset["train"]:
+            for utterance in dialogue["utterances"]:
+                for emotion, word in words.items():
+                    if word in utterance["text"].lower().split():
+                        label = names[utterance["emotion"]]
+                        assert label == emotion or (multimodal and label == twins[emotion]), utterance
+                        shared += label != emotion
+        assert (shared > 0) == multimodal
+
+
+def test_toy_media_embeddings_separate_only_the_text_twins():
+    """Audio tells surprise from fear, the visual embedding anger from disgust; neither says anything else."""
+    dataset = make_toy_dataset(label_noise=0.0, missing_media=0.0)
     names = dataset["train"].features["utterances"].feature["emotion"].names
-    for dialogue in dataset["train"]:
-        for utterance in dialogue["utterances"]:
-            for emotion, word in words.items():
-                if word in utterance["text"].lower().split():
-                    assert names[utterance["emotion"]] == emotion, utterance
+    means = {}
+    for modality in ("audio", "visual"):
+        by_label = {}
+        for dialogue in dataset["train"]:
+            for utterance in dialogue["utterances"]:
+                by_label.setdefault(names[utterance["emotion"]], []).append(utterance[f"{modality}_embedding"])
+        means[modality] = {label: np.mean(vectors, axis=0) for label, vectors in by_label.items()}
+    audio, visual = means["audio"], means["visual"]
+    assert np.linalg.norm(audio["surprise"] - audio["fear"]) > 2.5  # prototypes at +-1.5 along one direction
+    assert np.linalg.norm(visual["anger"] - visual["disgust"]) > 2.5
+    assert np.linalg.norm(audio["anger"] - audio["disgust"]) < 0.5  # audio does not separate the visual twins
+    assert np.linalg.norm(visual["surprise"] - visual["neutral"]) < 0.5
+    missing = make_toy_dataset(missing_media=0.5)["train"]
+    flags = [not u["audio_embedding"] for dialogue in missing for u in dialogue["utterances"]]
+    assert 0.4 < np.mean(flags) < 0.6
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -158,15 +193,24 @@ def test_bad_arguments_exit_with_a_message(args, message, capsys):
 def test_json_config_file(tmp_path):
     config = tmp_path / "args.json"
     config.write_text(json.dumps({"output_dir": str(tmp_path / "out"), "num_train_epochs": 3, "learning_rate": 1e-3}))
-    model_args, data_args, training_args = train_m2fnet.parse_args([str(config)])
-    assert (training_args.num_train_epochs, training_args.learning_rate, data_args.source) == (3, 1e-3, "toy")
+    arguments = (
+        train_m2fnet.ModelArguments,
+        train_m2fnet.DataArguments,
+        train_m2fnet.DialogueTrainingArguments,
+        train_m2fnet.AblationArguments,
+    )
+    model_args, data_args, training_args, _ = parse_arguments(arguments, [str(config)])
+    assert (training_args.num_train_epochs, training_args.learning_rate) == (3, 1e-3)
+    assert data_args.make_source().kind == "toy"
 
 
 def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
+    source = ToySource()
     dataset = make_toy_dataset(num_train_dialogues=8, num_eval_dialogues=1)
-    model, processor = train_m2fnet.build_toy_model(list(MELD_EMOTIONS), seed=0, overrides={})
-    batch = train_m2fnet.M2FNetDialogueCollator(processor)(list(dataset["train"]))
-    optimizer = train_m2fnet.build_optimizer(model, 5e-4, 5e-4, 5e-4)
+    model, processor = source.build_model(list(MELD_EMOTIONS), seed=0)
+    batch = source.collator(processor, model.config.modalities, None, None)(list(dataset["train"]))
+    assert batch["audio_embeds"].shape[-1] == 16 and batch["modality_mask"][..., 1:].sum() > 0
+    optimizer = build_optimizer(model, 5e-4, 5e-4)
     model.eval()  # no dropout: the two losses differ only by the update
     loss_before = model(**batch).loss
     loss_before.backward()
@@ -190,6 +234,8 @@ def toy_run(tmp_path_factory):
         "--num_train_epochs",
         "8",
         "--class_weighted_loss",
+        "--ablations",
+        "none",
     ]
     num_threads = torch.get_num_threads()
     report = run_main(train_m2fnet, args)
@@ -223,7 +269,8 @@ def test_toy_run_learns_well_above_chance(toy_run):
         "validation_f1.png",
     ):
         assert (output_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
-    assert not (output_dir / train_m2fnet.BEST_MODEL_DIRNAME).exists()
+    assert not (output_dir / checkpointing.BEST_MODEL_DIRNAME).exists()
+    assert on_disk["data"] == {**on_disk["data"], "source": "toy", "synthetic": True}
 
 
 def test_saved_model_reloads_with_auto_classes(toy_run):
@@ -244,7 +291,9 @@ def test_saved_model_reloads_with_auto_classes(toy_run):
         logits = model(**processor(conversations=[conversation])).logits
     assert logits.shape == (1, 2, 7)
     state = load_file(output_dir / "model.safetensors")
-    assert all(torch.equal(state[name], tensor) for name, tensor in model.state_dict().items() if name in state)
+    assert set(state) == set(model.state_dict())
+    assert all(torch.equal(state[name], tensor) for name, tensor in model.state_dict().items())
+    assert any(name.startswith("m2fnet.fusion_layers.") for name in state), "the main job trains the fusion layers"
 
 
 def test_evaluate_script_reproduces_the_validation_numbers(toy_run, tmp_path):
@@ -284,7 +333,7 @@ def test_end_to_end_from_a_dataset_dir_with_a_frozen_text_encoder(toy_run, tmp_p
         "1",
     ]
     report = run_main(train_m2fnet, args)
-    assert report["source"] == "dataset" and len(report["history"]["train_loss"]) == 3
+    assert report["data"]["source"] == "dialogues" and len(report["history"]["train_loss"]) == 3
     before, after = load_file(model_dir / "model.safetensors"), load_file(tmp_path / "out" / "model.safetensors")
     text_encoder = [name for name in before if name.startswith("m2fnet.text_model.")]
     assert text_encoder and all(torch.equal(before[name], after[name]) for name in text_encoder)
@@ -302,10 +351,18 @@ def test_end_to_end_with_audio_and_the_data_s_own_classes(tmp_path, tone_wavs):
     model, processor = build_tiny_m2fnet(["A: hello"], modalities=["text", "audio"])
     model.save_pretrained(tmp_path / "init")
     processor.save_pretrained(tmp_path / "init")
-    args = ["--model_name_or_path", tmp_path / "init", "--dataset_dir", tmp_path / "data", "--output_dir",
-            tmp_path / "out", "--max_train_steps", "2", "--per_device_train_batch_size", "1", "--num_threads", "1",
-            "--save_plots", "false"]  # fmt: skip
-    report = run_main(train_m2fnet, args)
+    args = [
+        *("--model_name_or_path", tmp_path / "init", "--dataset_dir", tmp_path / "data"),
+        *("--output_dir", tmp_path / "out", "--max_train_steps", "2", "--per_device_train_batch_size", "1"),
+        *("--num_threads", "1", "--save_plots", "false"),
+    ]
+    with pytest.raises(ValueError, match=r"predicts \['neutral', .*\] but the data's labels are \['anger', 'joy'\]"):
+        run_main(train_m2fnet, args)
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    report = run_main(train_m2fnet, [*args, "--new_head"])
     assert report["config"]["id2label"] == {0: "anger", 1: "joy"}
     assert report["validation"]["num_examples"] == 8
     before, after = (
@@ -356,7 +413,7 @@ def test_dialogue_level_on_cached_features(tmp_path):
         "1",
     ]
     report = run_main(train_m2fnet, args)
-    assert report["source"] == "features" and report["validation"]["weighted_f1"] > 0.5
+    assert report["data"]["source"] == "features" and report["validation"]["weighted_f1"] > 0.5
     before, after = (
         load_file(tmp_path / "init" / "model.safetensors"),
         load_file(tmp_path / "out" / "model.safetensors"),
@@ -371,7 +428,7 @@ def test_dialogue_level_on_cached_features(tmp_path):
 
 
 def test_resume_ignores_incomplete_checkpoints(tmp_path):
-    checkpoints = tmp_path / train_m2fnet.CHECKPOINTS_DIRNAME
+    checkpoints = tmp_path / checkpointing.CHECKPOINTS_DIRNAME
     for name, complete in (
         ("checkpoint-4", True),
         ("checkpoint-12", True),
@@ -381,12 +438,12 @@ def test_resume_ignores_incomplete_checkpoints(tmp_path):
     ):
         (checkpoints / name).mkdir(parents=True)
         if complete:
-            (checkpoints / name / train_m2fnet.TRAINING_STATE_NAME).write_text("{}")
-    assert erc_training_utils.list_checkpoints(tmp_path) == [checkpoints / "checkpoint-4", checkpoints / "checkpoint-12"]
-    assert erc_training_utils.resolve_checkpoint("latest", tmp_path) == checkpoints / "checkpoint-12"
-    assert erc_training_utils.resolve_checkpoint("latest", tmp_path / "elsewhere") is None
+            (checkpoints / name / checkpointing.TRAINING_STATE_NAME).write_text("{}")
+    assert checkpointing.list_checkpoints(tmp_path) == [checkpoints / "checkpoint-4", checkpoints / "checkpoint-12"]
+    assert checkpointing.resolve_checkpoint("latest", tmp_path) == checkpoints / "checkpoint-12"
+    assert checkpointing.resolve_checkpoint("latest", tmp_path / "elsewhere") is None
     with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
-        erc_training_utils.resolve_checkpoint(str(checkpoints / "checkpoint-20"), tmp_path)
+        checkpointing.resolve_checkpoint(str(checkpoints / "checkpoint-20"), tmp_path)
 
 
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
@@ -422,7 +479,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    marker = interrupted / "checkpoints" / "checkpoint-8" / train_m2fnet.TRAINING_STATE_NAME
+    marker = interrupted / "checkpoints" / "checkpoint-8" / checkpointing.TRAINING_STATE_NAME
     deadline = time.time() + 240
     while not marker.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -434,7 +491,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     (interrupted / "checkpoints" / ".checkpoint-99.tmp").mkdir()
     (interrupted / "checkpoints" / ".checkpoint-99.tmp" / "model.safetensors").write_bytes(b"half-written")
     (interrupted / "checkpoints" / "checkpoint-98").mkdir()
-    complete = erc_training_utils.list_checkpoints(interrupted)
+    complete = checkpointing.list_checkpoints(interrupted)
     assert complete and complete[-1].name in ("checkpoint-8", "checkpoint-12", "checkpoint-16", "checkpoint-20")
 
     result = subprocess.run(
@@ -495,7 +552,7 @@ TINY_EXTRACTOR = json.dumps(
 def test_label_aware_batches_always_hold_positives_and_negatives():
     from collections import Counter
 
-    from examples.train_extractor import LabelAwareBatchSampler
+    from m2fnet_training.extractor_training import LabelAwareBatchSampler
 
     labels = [0] * 10 + [1] * 3 + [2] * 2 + [3] * 1 + [4] * 7
     sampler = LabelAwareBatchSampler(labels, classes_per_batch=3, samples_per_class=3, seed=0)

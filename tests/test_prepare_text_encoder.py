@@ -26,7 +26,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "prepare_text_encoder.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "m2fnet_training" / "text_encoders.py"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "we", "were", "on", "a", "break", "i", "can", "not", "believe"]
 VOCAB += ["this", "it", "taking", "the", "train", "to", "boston", "leaves", "from", "platform", "nine", "at", "noon"]
 VOCAB += ["!", ",", "."]
