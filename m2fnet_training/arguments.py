@@ -163,25 +163,27 @@ def parse_config_overrides(overrides: str | None) -> dict[str, Any]:
     return parsed
 
 
-def _requested_num_processes() -> int | None:
-    """The process count an accelerate config file or `accelerate launch` asked for, when it says."""
-    for variable in ("ACCELERATE_NUM_PROCESSES", "WORLD_SIZE"):
-        if os.environ.get(variable, "").isdigit():
-            return int(os.environ[variable])
-    return None
+_WORLD_SIZE_VARIABLES = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+def _several_processes_requested_but_one_started() -> bool:
+    """
+    `accelerate launch` with several CPU processes but without MPI (a config file with `distributed_type: MULTI_CPU`,
+    or `--cpu --num_processes N`) sets `MASTER_ADDR` for the processes it means to start, then starts one.
+    """
+    launched_by_accelerate = "ACCELERATE_MIXED_PRECISION" in os.environ or "ACCELERATE_USE_CPU" in os.environ
+    has_world = any(os.environ.get(variable) for variable in _WORLD_SIZE_VARIABLES)
+    return launched_by_accelerate and "MASTER_ADDR" in os.environ and not has_world
 
 
 def check_launch(accelerator: Accelerator) -> None:
-    """
-    Stops with instructions when more processes were asked for than started: with accelerate 1.x, a config file with
-    `distributed_type: MULTI_CPU` (or `--cpu --num_processes N`) starts a single process.
-    """
-    requested = _requested_num_processes()
-    if requested is not None and requested > accelerator.num_processes:
+    """Stops with instructions when `accelerate launch` was asked for several CPU processes but started one."""
+    if accelerator.num_processes == 1 and _several_processes_requested_but_one_started():
         raise ValueError(
-            f"{requested} processes were requested but only {accelerator.num_processes} started (accelerate starts a "
-            "single process for MULTI_CPU configs and `--cpu --num_processes N`). For N CPU processes run "
-            "`ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N <script> ...`."
+            "accelerate launch was asked for several CPU processes but started one: accelerate 1.x runs a single "
+            "process for `distributed_type: MULTI_CPU` configs and `--cpu --num_processes N` unless MPI is set up. For "
+            "N CPU processes run `ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N <script> ...`, "
+            "or set num_processes: 1 in the config."
         )
 
 

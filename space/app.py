@@ -15,18 +15,34 @@
 
 import json
 import logging
-import math
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import pandas as pd
 import torch
-from transformers import AutoModel, AutoProcessor
+
+# The Space's own modules (next to this file: `python app.py` puts this folder on the import path).
+from space_checkpoint import MODALITY_NAMES, banner_markdown, load_checkpoint
+from space_inputs import (
+    TABLE_COLUMNS,
+    TABLE_FILE_EXTENSIONS,
+    InputError,
+    MediaInfo,
+    cue_warnings,
+    env_number,
+    file_path,
+    format_size,
+    normalize_rows,
+    parse_size,
+    parse_table_json,
+    parse_table_text,
+    parse_transcript,
+    probe_media,
+    resolve_file,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -37,16 +53,12 @@ EXAMPLES_DIR = SPACE_DIR / "examples"
 # The model: a Hub repo id or a local folder written by `save_pretrained` (weights + processor + modeling code).
 # The model's code comes only through `trust_remote_code`; this app never imports the repository's package.
 DEFAULT_MODEL = "org/m2fnet-meld"
-# Training/evaluation metrics looked up next to the weights (first found wins); none means random weights.
-RESULTS_FILES = ("all_results.json", "results.json", "eval_results.json")
-MODALITY_NAMES = ("text", "audio", "visual")
 
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg")
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS + VIDEO_EXTENSIONS
 TRANSCRIPT_EXTENSIONS = (".srt", ".vtt", ".txt")
-MAX_TRANSCRIPT_BYTES = 1_000_000
-TABLE_COLUMNS = ("speaker", "utterance", "audio", "video")
+MAX_TEXT_BYTES = 1_000_000  # a pasted table, an imported table file or a transcript
 RESULT_COLUMNS = ("#", "speaker", "utterance", "emotion", "confidence", "top 3", "modalities")
 
 
@@ -55,214 +67,18 @@ RESULT_COLUMNS = ("#", "speaker", "utterance", "emotion", "confidence", "top 3",
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _env_number(name: str, default: float, kind: type = int) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return kind(default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"Environment variable {name} must be a positive {kind.__name__}, got {raw!r}.")
-    return value
-
-
-def parse_size(text: str) -> int:
-    """`"50mb"`, `"1.5 GB"`, `"800kb"` or `"1048576"` (bytes) → a number of bytes (powers of 1024)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*", str(text).lower())
-    if match is None or float(match[1]) <= 0:
-        raise ValueError(f"Not a file size: {text!r} (examples: '50mb', '1gb', '500kb', '1048576').")
-    return int(float(match[1]) * 1024 ** " kmg".index(match[2] or " "))
-
-
-def _format_size(num_bytes: int) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if num_bytes >= factor:
-            return f"{num_bytes / factor:.3g} {unit}"
-    return f"{num_bytes} bytes"
-
-
 MODEL_ID = os.environ.get("M2FNET_MODEL", "").strip() or DEFAULT_MODEL
 MODEL_REVISION = os.environ.get("M2FNET_REVISION", "").strip() or None
-MAX_UTTERANCES = int(_env_number("M2FNET_MAX_UTTERANCES", 40))
+MAX_UTTERANCES = int(env_number("M2FNET_MAX_UTTERANCES", 40))
 MAX_FILE_SIZE = parse_size(os.environ.get("M2FNET_MAX_FILE_SIZE", "").strip() or "50mb")
-MAX_CLIP_SECONDS = _env_number("M2FNET_MAX_CLIP_SECONDS", 60.0, float)
-MAX_SCENE_SECONDS = _env_number("M2FNET_MAX_SCENE_SECONDS", 600.0, float)
-CONCURRENCY_LIMIT = int(_env_number("M2FNET_CONCURRENCY", 1))
-QUEUE_SIZE = int(_env_number("M2FNET_QUEUE_SIZE", 16))
-
+MAX_CLIP_SECONDS = env_number("M2FNET_MAX_CLIP_SECONDS", 60.0, float)
+MAX_SCENE_SECONDS = env_number("M2FNET_MAX_SCENE_SECONDS", 600.0, float)
+CONCURRENCY_LIMIT = int(env_number("M2FNET_CONCURRENCY", 1))
+QUEUE_SIZE = int(env_number("M2FNET_QUEUE_SIZE", 16))
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Model loading (once, at start-up)
+# The model (loaded once, at start-up; `space_checkpoint.load_checkpoint` reads safetensors weights only)
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """What the app knows about the checkpoint that answers: where it came from and whether it was trained."""
-
-    model_id: str
-    revision: str | None
-    commit: str | None
-    modalities: tuple[str, ...]
-    labels: tuple[str, ...]
-    results: dict | None = None
-    results_source: str | None = None
-
-    @property
-    def trained(self) -> bool:
-        return self.results is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model_id,
-            "revision": self.revision,
-            "commit": self.commit,
-            "trained": self.trained,
-            "modalities": list(self.modalities),
-        }
-
-
-def _hub_file(model_id: str, filename: str, revision: str | None) -> Path | None:
-    """A file of the Hub repo `model_id` (downloaded to the HF cache), or None when it has no such file."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
-
-    try:
-        return Path(hf_hub_download(model_id, filename, revision=revision))
-    except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError):
-        return None
-
-
-def read_training_results(model_id: str, revision: str | None = None, config=None) -> tuple[dict | None, str | None]:
-    """
-    The training/evaluation metrics saved with a checkpoint: the first of `RESULTS_FILES` next to the weights (local
-    folder or Hub repo), else a `m2fnet_training` dict in the config. Returns `(results, source)`, `(None, None)` when
-    the checkpoint carries none (then it is treated as untrained).
-    """
-    folder = Path(model_id)
-    for filename in RESULTS_FILES:
-        path = folder / filename if folder.is_dir() else _hub_file(model_id, filename, revision)
-        if path is None or not path.is_file():
-            continue
-        try:
-            results = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            logger.warning("Ignoring unreadable %s of %s: %s", filename, model_id, err)
-            continue
-        if isinstance(results, dict):
-            return results, filename
-    training = getattr(config, "m2fnet_training", None)
-    if isinstance(training, dict) and training:
-        return training, "config.m2fnet_training"
-    return None, None
-
-
-def _commit_of(model_id: str, revision: str | None) -> str | None:
-    """The commit sha a Hub checkpoint was loaded from (read from the HF cache layout `snapshots/<sha>/`)."""
-    if Path(model_id).is_dir():
-        return None
-    path = _hub_file(model_id, "config.json", revision)
-    if path is not None and path.parent.parent.name == "snapshots":
-        return path.parent.name
-    return None
-
-
-def load_checkpoint(model_id: str, revision: str | None = None):
-    """
-    Loads `(model, processor, info)` from a Hub id or local folder with `trust_remote_code=True`. Raises a
-    `RuntimeError` that says what to set when the checkpoint cannot be loaded.
-    """
-    try:
-        model = AutoModel.from_pretrained(model_id, revision=revision, trust_remote_code=True).eval()
-        processor = AutoProcessor.from_pretrained(model_id, revision=revision, trust_remote_code=True)
-    except Exception as err:  # noqa: BLE001 - any failure here means the Space cannot start; say why and how to fix
-        raise RuntimeError(
-            f"Could not load the M2FNet checkpoint {model_id!r}"
-            f"{f' at revision {revision!r}' if revision else ''}: {type(err).__name__}: {err}\n"
-            "Set M2FNET_MODEL to a Hub model id or a local folder written by `save_pretrained` (weights, processor "
-            "and modeling code, e.g. `python examples/quickstart.py` writes outputs/quickstart-m2fnet), and "
-            "M2FNET_REVISION to a branch, tag or commit of that repo if needed. Private repos need HF_TOKEN."
-        ) from err
-    results, source = read_training_results(model_id, revision, model.config)
-    id2label = model.config.id2label
-    info = CheckpointInfo(
-        model_id=model_id,
-        revision=revision,
-        commit=_commit_of(model_id, revision),
-        modalities=tuple(model.config.modalities),
-        labels=tuple(id2label[index] for index in sorted(id2label)),
-        results=results,
-        results_source=source,
-    )
-    logger.info("Loaded %s (revision %s, commit %s)", model_id, revision, info.commit)
-    return model, processor, info
-
-
-def _flatten(results: dict, prefix: str = "") -> dict[str, Any]:
-    flat = {}
-    for key, value in results.items():
-        name = f"{prefix}{key}"
-        flat.update(_flatten(value, f"{name}.") if isinstance(value, dict) else {name: value})
-    return flat
-
-
-def _metric_lines(results: dict, limit: int = 4) -> list[str]:
-    """The headline metrics of a results dict (nested dicts flattened as `split.metric`), F1 and accuracy first."""
-    numbers = [
-        (key, value)
-        for key, value in _flatten(results).items()
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not key.startswith("training.")
-    ]
-    preferred = [item for item in numbers if re.search(r"f1|acc", item[0], re.IGNORECASE)] or numbers
-    return [f"`{key}` = {value:.4g}" for key, value in preferred[:limit]]
-
-
-def trained_modalities(info: CheckpointInfo) -> list[str] | None:
-    """
-    The modalities the checkpoint was trained on, when its results say so: a `modalities` list, or `["text"]` for a
-    transcripts-only dataset config (`dataset_config: "text"`, as `datasets_scripts/meld.py` names it).
-    """
-    if not info.trained:
-        return None
-    if isinstance(info.results.get("modalities"), list):
-        return [str(modality) for modality in info.results["modalities"]]
-    if info.results.get("dataset_config") == "text":
-        return ["text"]
-    return None
-
-
-def banner_markdown(info: CheckpointInfo) -> str:
-    """The status banner shown above the app: checkpoint, revision, modalities, and a warning if untrained."""
-    revision = f" @ `{info.commit or info.revision}`" if (info.commit or info.revision) else ""
-    lines = [f"**Model:** `{info.model_id}`{revision} · **modalities:** {', '.join(info.modalities)} · "
-             f"**emotions:** {', '.join(info.labels)}"]  # fmt: skip
-    if not info.trained:
-        lines.append(
-            "⚠ **Random weights — predictions are meaningless.** This checkpoint has no training results "
-            f"({' / '.join(f'`{name}`' for name in RESULTS_FILES)} next to the weights, or `m2fnet_training` in its "
-            "config): it demonstrates the pipeline, not emotion recognition."
-        )
-    else:
-        metrics = _metric_lines(info.results)
-        dataset = " ".join(str(info.results[key]) for key in ("dataset", "dataset_config") if info.results.get(key))
-        lines.append(
-            f"✔ **Trained checkpoint**{f' on {dataset}' if dataset else ''} (`{info.results_source}`)"
-            + (f": {', '.join(metrics)}." if metrics else ".")
-        )
-    untrained = [name for name in info.modalities if name not in (trained_modalities(info) or info.modalities)]
-    if info.modalities == ("text",):
-        lines.append("ℹ **Text-only model:** audio and video uploads are ignored.")
-    elif untrained:
-        lines.append(
-            f"⚠ **Trained on {', '.join(trained_modalities(info))} only:** the {' and '.join(untrained)} parts of "
-            "this model are untrained, so media uploads change its predictions arbitrarily."
-        )
-    missing = [name for name in MODALITY_NAMES if name not in info.modalities]
-    if missing and info.modalities != ("text",):
-        lines.append(f"ℹ This model does not use {' or '.join(missing)}: those uploads are ignored.")
-    return "\n\n".join(lines)
 
 
 MODEL, PROCESSOR, CHECKPOINT = load_checkpoint(MODEL_ID, MODEL_REVISION)
@@ -273,34 +89,6 @@ MODEL.to(DEVICE)
 # ---------------------------------------------------------------------------------------------------------------------
 # Input validation
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-class InputError(gr.Error):
-    """A `gr.Error` for invalid input: the message is shown to the user; the server logs no traceback for it."""
-
-    def __init__(self, message: str):
-        super().__init__(message, print_exception=False)
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What PyAV says about an uploaded file before the processor decodes it."""
-
-    name: str
-    has_audio: bool
-    has_video: bool
-    duration: float | None
-
-
-def _file_path(item) -> str | None:
-    """A path from what Gradio or a caller passes for a file: str, Path, {"path": ...} or an object with `.path`."""
-    if item is None:
-        return None
-    if isinstance(item, dict):
-        item = item.get("path") or item.get("name")
-    item = getattr(item, "path", item)
-    item = getattr(item, "name", item) if not isinstance(item, (str, os.PathLike)) else item
-    return os.fspath(item) if item else None
 
 
 def _max_utterances() -> int:
@@ -316,69 +104,13 @@ def check_upload(path: str, allowed: tuple[str, ...], what: str) -> str:
         raise InputError(f"{name}: file not found.")
     size = os.path.getsize(path)
     if size > MAX_FILE_SIZE:
-        raise InputError(f"{name} is {_format_size(size)}; the limit is {_format_size(MAX_FILE_SIZE)} per file.")
+        raise InputError(f"{name} is {format_size(size)}; the limit is {format_size(MAX_FILE_SIZE)} per file.")
     return path
-
-
-def probe_media(path: str) -> MediaInfo:
-    """Opens a media file with PyAV (headers only) and reports its streams and duration; `gr.Error` if unreadable."""
-    import av
-
-    name = Path(path).name
-    try:
-        with av.open(path) as container:
-            has_audio, has_video = bool(container.streams.audio), bool(container.streams.video)
-            duration = container.duration / av.time_base if container.duration else None
-            if duration is None:
-                durations = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]
-                duration = max(durations, default=None)
-    except (av.error.FFmpegError, OSError, ValueError) as err:
-        raise InputError(f"{name} is not a readable audio or video file ({type(err).__name__}).") from err
-    return MediaInfo(name, has_audio, has_video, duration)
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
-def normalize_rows(rows) -> list[dict[str, str]]:
-    """
-    The conversation table as a list of `{"speaker", "utterance", "audio", "video"}` dicts, blank rows dropped.
-
-    Accepts a `pandas.DataFrame` (what `gr.Dataframe` passes; columns matched by name — `text` works for
-    `utterance` — or else by position), a `{"headers", "data"}` dict, a list of row lists (speaker, utterance[, audio
-    [, video]]) or a list of dicts.
-    """
-    if rows is None:
-        return []
-    if isinstance(rows, dict) and "data" in rows:
-        rows = pd.DataFrame(rows["data"] or [], columns=rows.get("headers") or None)
-    if isinstance(rows, pd.DataFrame):
-        names = [str(column).strip().lower() for column in rows.columns]
-        names = ["utterance" if name == "text" else name for name in names]
-        if "utterance" not in names:
-            names = list(TABLE_COLUMNS[: len(names)]) + names[len(TABLE_COLUMNS) :]
-        records = [dict(zip(names, values)) for values in rows.itertuples(index=False, name=None)]
-    else:
-        records = []
-        for row in rows:
-            if isinstance(row, dict):
-                records.append({("utterance" if key == "text" else key): value for key, value in row.items()})
-            elif isinstance(row, (list, tuple)):
-                records.append(dict(zip(TABLE_COLUMNS, row)))
-            else:
-                raise InputError(
-                    f"Each row must be a list (speaker, utterance, audio, video), got {type(row).__name__}."
-                )
-    normalized = [{column: _cell(record.get(column)) for column in TABLE_COLUMNS} for record in records]
-    return [row for row in normalized if any(row.values())]
 
 
 def _match_files(media_files) -> dict[str, str]:
     """Uploaded files by file name (and by name without extension when unique): `{"ross.wav": path, "ross": path}`."""
-    paths = [path for path in (_file_path(item) for item in media_files or []) if path]
+    paths = [path for path in (file_path(item) for item in media_files or []) if path]
     if len(paths) > 2 * _max_utterances():
         raise InputError(f"{len(paths)} files uploaded; at most {2 * _max_utterances()} (two per utterance).")
     by_name: dict[str, str] = {}
@@ -395,87 +127,72 @@ def _match_files(media_files) -> dict[str, str]:
     return {**by_name, **aliases}
 
 
-def _resolve(name: str, files: dict[str, str], row: int, column: str) -> str:
-    path = files.get(name.lower()) or files.get(Path(name).name.lower())
-    if path is None:
-        uploaded = sorted({Path(path).name for path in files.values()})
-        raise InputError(
-            f"Row {row}: the {column} cell says {name!r} but no uploaded file has that name. "
-            f"Uploaded: {', '.join(uploaded) if uploaded else 'none'}. Upload it in 'Audio / video files'."
-        )
-    return path
-
-
-def parse_timestamp(text: str) -> float:
-    """`"00:01:02,500"`, `"01:02.5"`, `"62.5"` → seconds."""
-    parts = text.strip().replace(",", ".").split(":")
-    if len(parts) > 3 or not all(re.fullmatch(r"\d+(\.\d+)?", part) for part in parts):
-        raise ValueError(f"not a timestamp: {text!r}")
-    seconds = 0.0
-    for part in parts:
-        seconds = seconds * 60 + float(part)
-    return seconds
-
-
-_CUE_TIMING = re.compile(r"^\s*([\d:.,]+)\s*-->\s*([\d:.,]+)")
-_VOICE_TAG = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
-_SPEAKER_PREFIX = re.compile(r"^([^\s:][^:]{0,39}):\s+(\S.*)$")
-
-
-def parse_transcript(transcript: str) -> list[dict]:
-    """
-    Cues of an SRT or WebVTT transcript as `{"speaker", "text", "start_time", "end_time"}` dicts, in file order.
-    The speaker comes from a `Speaker: text` prefix or a WebVTT voice tag (`<v Speaker>text`); other tags are removed.
-    """
-    cues, current = [], None
-    for number, line in enumerate((transcript or "").splitlines(), start=1):
-        timing = _CUE_TIMING.match(line)
-        if timing:
-            try:
-                start, end = parse_timestamp(timing[1]), parse_timestamp(timing[2])
-            except ValueError as err:
-                raise InputError(
-                    f"Transcript line {number}: {err} (expected e.g. 00:00:01,500 --> 00:00:03,000)."
-                ) from err
-            if end <= start:
-                raise InputError(f"Transcript line {number}: the cue ends ({end:g} s) before it starts ({start:g} s).")
-            current = {"start_time": start, "end_time": end, "lines": [], "line": number}
-            cues.append(current)
-        elif not line.strip():
-            current = None
-        elif current is not None:
-            current["lines"].append(line.strip())
-    utterances = []
-    for cue in cues:
-        text = " ".join(cue["lines"])
-        voice = _VOICE_TAG.search(text)
-        speaker = voice[1].strip() if voice else ""
-        text = re.sub(r"<[^>]+>", "", text).strip()
-        prefix = _SPEAKER_PREFIX.match(text)
-        if prefix and not speaker:
-            speaker, text = prefix[1].strip(), prefix[2].strip()
-        utterances.append({"speaker": speaker, "text": text, "start_time": cue["start_time"],
-                           "end_time": cue["end_time"], "line": cue["line"]})  # fmt: skip
-    return utterances
+def read_text_upload(path, allowed: tuple[str, ...], what: str) -> str:
+    """The text of an uploaded text file (transcript or table): allowed extension, at most `MAX_TEXT_BYTES`, UTF-8."""
+    check_upload(path, allowed, what)
+    name = Path(path).name
+    if os.path.getsize(path) > MAX_TEXT_BYTES:
+        raise InputError(f"{name} is larger than {format_size(MAX_TEXT_BYTES)}: not {what}?")
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{name} is not UTF-8 text (byte {err.start}); save it as UTF-8.") from err
 
 
 def load_transcript_file(path) -> str:
     """The text of an uploaded .srt / .vtt / .txt transcript (for the transcript box)."""
-    path = _file_path(path)
+    path = file_path(path)
+    return "" if path is None else read_text_upload(path, TRANSCRIPT_EXTENSIONS, "a transcript")
+
+
+def _loaded(table: pd.DataFrame, notes: list[str], source: str) -> tuple[pd.DataFrame, str]:
+    if table.empty:
+        raise InputError(f"{source} holds no rows. Expected one utterance per line: speaker<TAB>utterance.")
+    for note in notes:
+        gr.Warning(note)
+    status = f"✔ Loaded {len(table)} row(s) from {source} into the table: check them, then click **Predict emotions**."
+    return table, " ".join([status, *notes])
+
+
+def load_pasted_rows(text: str) -> tuple[pd.DataFrame, str]:
+    """The conversation table from pasted TSV / CSV text (see `space_inputs.parse_table_text`), plus a status line."""
+    if len((text or "").encode("utf-8")) > MAX_TEXT_BYTES:
+        raise InputError(f"The pasted text is larger than {format_size(MAX_TEXT_BYTES)}.")
+    table, notes = parse_table_text(text, "Pasted rows", max_rows=_max_utterances())
+    return _loaded(table, notes, "the pasted text")
+
+
+def load_table_file(path) -> tuple[pd.DataFrame, str]:
+    """The conversation table from an imported .csv / .tsv / .txt (as pasted text) or .json file, plus a status."""
+    path = file_path(path)
     if path is None:
-        return ""
-    check_upload(path, TRANSCRIPT_EXTENSIONS, "a transcript")
-    if os.path.getsize(path) > MAX_TRANSCRIPT_BYTES:
-        raise InputError(f"{Path(path).name} is larger than {_format_size(MAX_TRANSCRIPT_BYTES)}: not a transcript?")
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{Path(path).name} is not UTF-8 text.") from err
+        raise InputError("Choose a .csv, .tsv or .json file to import.")
+    text, name = read_text_upload(path, TABLE_FILE_EXTENSIONS, "a conversation table"), Path(path).name
+    parse = parse_table_json if name.lower().endswith(".json") else parse_table_text
+    table, notes = parse(text, name, max_rows=_max_utterances())
+    return _loaded(table, notes, name)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Prediction
 # ---------------------------------------------------------------------------------------------------------------------
+
+
+def run_model(utterances: list[dict]) -> tuple[torch.Tensor, list[list[bool]], list[bool | None]]:
+    """
+    The one place where the checkpoint runs: processor + model on one conversation (a list of utterance dicts).
+
+    Returns:
+        `(probabilities, present, face_found)`: emotion probabilities `(N, num_labels)` in `CHECKPOINT.labels` order;
+        for each utterance, which of `MODALITY_NAMES` it had; and whether a face was found in its frames (`None`
+        when the model has no visual branch).
+    """
+    batch = PROCESSOR(conversations=[utterances], return_tensors="pt")
+    with torch.inference_mode():
+        logits = MODEL(**batch.to(DEVICE)).logits[0].float().cpu()
+    present = batch["modality_mask"][0].bool().tolist()
+    faces = batch["face_mask"][0].any(-1).tolist() if "face_mask" in batch else [None] * len(utterances)
+    return logits.softmax(-1), present, faces
 
 
 def _readable(err: Exception, names: dict[str, str]) -> str:
@@ -489,18 +206,14 @@ def _readable(err: Exception, names: dict[str, str]) -> str:
 
 
 def _infer(utterances: list[dict], names: dict[str, str]):
-    """Runs processor + model on one conversation; returns `(probabilities (N, num_labels), batch)`."""
+    """`run_model` with its errors as readable `gr.Error`s (input errors name files and rows, not temporary paths)."""
     try:
-        batch = PROCESSOR(conversations=[utterances], return_tensors="pt")
+        return run_model(utterances)
     except (ValueError, TypeError, OSError) as err:  # MediaDecodingError is a ValueError, FileNotFoundError an OSError
         raise InputError(_readable(err, names)) from err
-    try:
-        with torch.inference_mode():
-            logits = MODEL(**batch.to(DEVICE)).logits[0].cpu()
     except RuntimeError as err:
         logger.exception("The model failed")
         raise gr.Error(f"The model failed on this input ({type(err).__name__}); see the server log.") from err
-    return logits.float().softmax(-1), batch
 
 
 def _modalities_used(utterance: dict, present: list[bool], face_found: bool | None) -> str:
@@ -512,8 +225,11 @@ def _modalities_used(utterance: dict, present: list[bool], face_found: bool | No
             notes.append("no face found")
         if not utterance.get("audio") and not present[1] and "audio" in CHECKPOINT.modalities:
             notes.append("no audio")
-    ignored = [name for name, key in (("audio", "audio"), ("visual", "video"))
-               if utterance.get(key) and name not in CHECKPOINT.modalities]  # fmt: skip
+    ignored = [
+        name
+        for name, key in (("audio", "audio"), ("visual", "video"))
+        if utterance.get(key) and name not in CHECKPOINT.modalities
+    ]
     if ignored:
         notes.append(f"{'/'.join(ignored)} ignored by this model")
     return "+".join(used or ["none"]) + (f" ({'; '.join(notes)})" if notes else "")
@@ -522,31 +238,32 @@ def _modalities_used(utterance: dict, present: list[bool], face_found: bool | No
 def _run_model(utterances: list[dict], names: dict[str, str], warnings: list[str]):
     """Predicts a conversation; returns `(table, chart_data, info)` (see `predict_conversation`)."""
     started = time.perf_counter()
-    probabilities, batch = _infer(utterances, names)
-    modality_mask = batch["modality_mask"][0].bool().tolist()
-    face_mask = batch["face_mask"][0] if "face_mask" in batch else None
+    probabilities, present, faces = _infer(utterances, names)
     labels = CHECKPOINT.labels
     width = len(str(len(utterances)))
     rows, chart_rows = [], []
     for index, utterance in enumerate(utterances):
-        face_found = bool(face_mask[index].any()) if face_mask is not None else None
         scores = probabilities[index].tolist()
         ranked = sorted(range(len(labels)), key=lambda label_id: -scores[label_id])
         speaker = utterance.get("speaker") or ""
-        rows.append({
-            "#": index + 1,
-            "speaker": speaker,
-            "utterance": utterance.get("text") or "",
-            "emotion": labels[ranked[0]],
-            "confidence": round(scores[ranked[0]], 3),
-            "top 3": ", ".join(f"{labels[label_id]} {scores[label_id]:.2f}" for label_id in ranked[:3]),
-            "modalities": _modalities_used(utterance, modality_mask[index], face_found),
-        })  # fmt: skip
+        rows.append(
+            {
+                "#": index + 1,
+                "speaker": speaker,
+                "utterance": utterance.get("text") or "",
+                "emotion": labels[ranked[0]],
+                "confidence": round(scores[ranked[0]], 3),
+                "top 3": ", ".join(f"{labels[label_id]} {scores[label_id]:.2f}" for label_id in ranked[:3]),
+                "modalities": _modalities_used(utterance, present[index], faces[index]),
+            }
+        )
         turn = f"{index + 1:0{width}d} {speaker}".strip()  # zero-padded: the chart sorts its x labels as text
         chart_rows.extend(
             {"utterance": index + 1, "turn": turn, "speaker": speaker, "emotion": label, "probability": round(p, 4)}
             for label, p in zip(labels, scores)
         )
+    if warnings:
+        gr.Warning("\n".join(warnings))
     info = {
         **CHECKPOINT.as_dict(),
         "num_utterances": len(utterances),
@@ -595,7 +312,7 @@ def predict_conversation(rows, media_files=None) -> tuple[pd.DataFrame, pd.DataF
         for column in ("audio", "video"):
             if not row[column]:
                 continue
-            path = _resolve(row[column], files, number, column)
+            path = resolve_file(row[column], files, number, column)
             check_upload(path, MEDIA_EXTENSIONS, column)
             if path not in probed:
                 probed[path] = probe_media(path)
@@ -620,7 +337,6 @@ def predict_conversation(rows, media_files=None) -> tuple[pd.DataFrame, pd.DataF
     unused = sorted({Path(p).name for p in files.values() if os.path.realpath(p) not in used_paths})
     if unused:
         warnings.append(f"Uploaded but not named in the table (ignored): {', '.join(unused)}.")
-        gr.Warning(warnings[-1])
     names = {path: Path(path).name for path in files.values()}
     return _run_model(utterances, names, warnings)
 
@@ -636,9 +352,14 @@ def predict_scene(video_path, transcript: str) -> tuple[pd.DataFrame, pd.DataFra
             re-encoding.
 
     Returns:
-        `(table, chart_data, info)` as `predict_conversation`.
+        `(table, chart_data, info)` as `predict_conversation`, one row per cue.
+
+    Raises:
+        `gr.Error` naming the cue and its line for a cue the parser cannot read (see `space_inputs.parse_transcript`),
+        one that starts after the video's end, or one longer than `MAX_CLIP_SECONDS`. Cues without text, overlapping
+        or out-of-order cues, and cues that end after the video (cut at its end) are kept, with a warning.
     """
-    path = _file_path(video_path)
+    path = file_path(video_path)
     if path is None:
         raise InputError("Upload the scene video.")
     check_upload(path, VIDEO_EXTENSIONS, "the scene video")
@@ -654,22 +375,25 @@ def predict_scene(video_path, transcript: str) -> tuple[pd.DataFrame, pd.DataFra
         raise InputError("The transcript has no cues. Paste SRT, e.g.\n1\n00:00:00,000 --> 00:00:01,600\nRoss: Hi!")
     if len(cues) > _max_utterances():
         raise InputError(f"The transcript has {len(cues)} cues; this Space accepts at most {_max_utterances()}.")
-    utterances = []
+    utterances, warnings = [], cue_warnings(cues)
     for cue in cues:
-        where = f"Transcript line {cue['line']}"
-        if media.duration is not None and cue["start_time"] >= media.duration:
+        where, start, end = f"Transcript cue {cue['cue']} (line {cue['line']})", cue["start_time"], cue["end_time"]
+        if media.duration is not None and start >= media.duration:
             raise InputError(
-                f"{where}: the cue starts at {cue['start_time']:g} s, after the video's end ({media.duration:.1f} s)."
+                f"{where}: the cue starts at {start:g} s, after the video's end ({media.duration:.1f} s)."
             )
-        if cue["end_time"] - cue["start_time"] > MAX_CLIP_SECONDS:
+        if end - start > MAX_CLIP_SECONDS:
             raise InputError(
-                f"{where}: the cue lasts {cue['end_time'] - cue['start_time']:.1f} s; the limit per utterance is "
-                f"{MAX_CLIP_SECONDS:g} s."
+                f"{where}: the cue lasts {end - start:.1f} s; the limit per utterance is {MAX_CLIP_SECONDS:g} s."
             )
-        end_time = min(cue["end_time"], media.duration) if media.duration is not None else cue["end_time"]
-        utterances.append({"speaker": cue["speaker"], "text": cue["text"], "video": path,
-                           "start_time": cue["start_time"], "end_time": end_time})  # fmt: skip
-    warnings = [] if media.has_audio else [f"{media.name} has no audio track: audio is missing for every utterance."]
+        if media.duration is not None and end > media.duration:
+            warnings.append(f"{where} ends at {end:g} s, after the video's end: cut at {media.duration:.2f} s.")
+            end = media.duration
+        utterances.append(
+            {"speaker": cue["speaker"], "text": cue["text"], "video": path, "start_time": start, "end_time": end}
+        )
+    if not media.has_audio:
+        warnings.append(f"{media.name} has no audio track: audio is missing for every utterance.")
     return _run_model(utterances, {path: media.name}, warnings)
 
 
@@ -686,7 +410,7 @@ def predict(text: str | None, audio_path=None, video_path=None) -> dict[str, flo
         `{emotion: probability}` for every emotion of the model.
     """
     text = (text or "").strip()
-    audio_path, video_path = _file_path(audio_path), _file_path(video_path)
+    audio_path, video_path = file_path(audio_path), file_path(video_path)
     if not text and audio_path is None and video_path is None:
         raise InputError("Type the utterance or upload its audio or video.")
     utterance, names = {"text": text}, {}
@@ -698,7 +422,7 @@ def predict(text: str | None, audio_path=None, video_path=None) -> dict[str, flo
         if media.duration is not None and media.duration > MAX_CLIP_SECONDS:
             raise InputError(f"{media.name} lasts {media.duration:.1f} s; the limit is {MAX_CLIP_SECONDS:g} s.")
         utterance[key], names[path] = path, media.name
-    probabilities, _ = _infer([utterance], names)
+    probabilities = _infer([utterance], names)[0]
     return {label: float(p) for label, p in zip(CHECKPOINT.labels, probabilities[0].tolist())}
 
 
@@ -729,110 +453,227 @@ INTRO = """# M2FNet — emotion recognition in conversation
 One emotion per utterance from its **text, audio and video**, with the whole conversation as context
 ([Chudasama et al., CVPRW 2022](https://arxiv.org/abs/2206.02187)). Click an example or enter your own conversation."""
 
-CONVERSATION_HELP = f"""One row per utterance, in order. **Media are optional:** upload the files and write each file's
-name (e.g. `ross.wav`) in the `audio` or `video` cell of its row; a row with a video and no audio file uses the video's
-soundtrack. Limits: {MAX_UTTERANCES} utterances, {_format_size(MAX_FILE_SIZE)} and {MAX_CLIP_SECONDS:g} s per file."""
+CONVERSATION_HELP = f"""One row per utterance, in order: `speaker`, `utterance`, and optionally the names of its
+`audio` and `video` files. Three ways to fill the table:
+- **type** in its cells (pasting several rows straight into the table does not add them);
+- **paste** rows into *Paste rows* and click **Load into table**: one utterance per line, columns separated by tabs (as
+  a spreadsheet copies them) or by commas, in the order speaker, utterance, audio, video; a first line naming the
+  columns is read as a header;
+- **Import file**: a `.csv` or `.tsv` file, read the same way, or a `.json` list of `{{"speaker", "text", "audio",
+  "video"}}` objects.
 
-SCENE_HELP = f"""One video of a whole scene and its transcript with timestamps (SRT or WebVTT; one cue per
-utterance, `Speaker: text`). Each cue's time span is cut out of the video for its audio and frames. Limits:
+Loading replaces the table's rows. **Media are optional:** upload the files and write each file's name (e.g.
+`ross.wav`) in the `audio` or `video` cell of its row; a row with a video and no audio file uses the video's
+soundtrack. Limits: {MAX_UTTERANCES} utterances, {format_size(MAX_FILE_SIZE)} and {MAX_CLIP_SECONDS:g} s per file."""
+
+SCENE_HELP = f"""One video of a whole scene and its transcript with timestamps (SRT or WebVTT, typed, pasted or loaded
+with **Load .srt / .vtt file**; one cue per utterance, `Speaker: text`). Each cue's time span is cut out of the video
+for its audio and frames. **Every cue counts:** a cue with a negative or malformed time, one that ends at or before its
+start, or a line that belongs to no cue is refused with its cue and line number; a cue without text, overlapping or
+out-of-order cues, and a cue that runs past the video's end (cut there) are kept with a warning. Limits:
 {MAX_SCENE_SECONDS:g} s per video, {MAX_CLIP_SECONDS:g} s per cue, {MAX_UTTERANCES} cues."""
+
+READY_STATUS = "Results appear below after **Predict emotions**."
+FAILED_STATUS = (
+    "✖ **The last request failed**; its message is shown at the top right. The results below, if any, are from an "
+    "earlier request."
+)
+
+
+def prediction_status(info: dict) -> str:
+    """The status line after a successful conversation or scene prediction, with its warnings spelled out."""
+    warnings = info.get("warnings") or []
+    done = f"✔ Predicted {info.get('num_utterances')} utterance(s) in {info.get('seconds')} s."
+    return " ".join([done, *(f"⚠ {warning}" for warning in warnings)])
+
 
 # Stable colours for the emotion timeline (MELD and IEMOCAP label names); other label sets get Gradio's palette.
 EMOTION_COLORS = {
-    "neutral": "#9e9e9e", "surprise": "#ff9800", "fear": "#7e57c2", "sadness": "#1e88e5", "sad": "#1e88e5",
-    "joy": "#fdd835", "happy": "#fdd835", "excited": "#f06292", "disgust": "#43a047", "anger": "#e53935",
-    "angry": "#e53935", "frustrated": "#8d6e63",
-}  # fmt: skip
+    "neutral": "#9e9e9e",
+    "surprise": "#ff9800",
+    "fear": "#7e57c2",
+    "sadness": "#1e88e5",
+    "sad": "#1e88e5",
+    "joy": "#fdd835",
+    "happy": "#fdd835",
+    "excited": "#f06292",
+    "disgust": "#43a047",
+    "anger": "#e53935",
+    "angry": "#e53935",
+    "frustrated": "#8d6e63",
+}
 
 # Examples fill the inputs; the user then clicks "Predict". They are not cached (`cache_examples=True,
 # cache_mode="lazy"`): Gradio 6.31 restores a cached gr.BarPlot value as a JSON string, which the page fails to draw.
 EXAMPLES_KWARGS = {"cache_examples": False}
 
 
-def build_demo() -> gr.Blocks:
-    """The Gradio app: conversation table / scene video / single utterance inputs, per-utterance results."""
+def _report(event, status: gr.Markdown, on_success=None, inputs=None) -> None:
+    """Writes the outcome of `event` into the status line: `on_success(*inputs)` if given, `FAILED_STATUS` on error."""
+    quiet = {"show_progress": "hidden", "api_visibility": "private", "queue": False}
+    if on_success is not None:
+        event.success(on_success, inputs, status, **quiet)
+    event.failure(lambda: FAILED_STATUS, None, status, **quiet)
+
+
+def _conversation_tab(outputs: list, status: gr.Markdown) -> None:
     sample_rows, sample_files = _sample_conversation()
-    scene_transcript = (EXAMPLES_DIR / "scene.srt").read_text(encoding="utf-8")
+    gr.Markdown(CONVERSATION_HELP)
+    table = gr.Dataframe(
+        value=TEXT_ONLY_EXAMPLE,
+        headers=list(TABLE_COLUMNS),
+        datatype="str",
+        column_count=4,
+        interactive=True,
+        show_row_numbers=True,
+        wrap=True,
+        elem_id="conversation-table",
+        label="Conversation: speaker, utterance, optional audio / video file names",
+        column_widths=["16%", "42%", "19%", "19%"],  # the rest is the row-number column
+    )
+    with gr.Row():
+        pasted = gr.Textbox(
+            label="Paste rows (tab- or comma-separated: speaker, utterance, audio, video)",
+            lines=3,
+            max_lines=12,
+            scale=3,
+            elem_id="paste-rows",
+            placeholder="speaker, utterance, audio, video\nRoss, We were on a break!, ross.wav\nRachel, Oh my God.",
+        )
+        with gr.Column(scale=1, min_width=180):
+            load_button = gr.Button("Load into table", elem_id="load-rows")
+            import_button = gr.UploadButton(
+                "Import file (.csv / .tsv / .json)", file_types=list(TABLE_FILE_EXTENSIONS), elem_id="import-rows"
+            )
+    with gr.Row():
+        files = gr.File(
+            file_count="multiple",
+            file_types=list(MEDIA_EXTENSIONS),
+            scale=3,
+            label="Audio / video files (optional, named in the table)",
+        )
+        button = gr.Button("Predict emotions", variant="primary", scale=1, elem_id="predict-conversation")
+    gr.Examples(
+        examples=[[sample_rows, sample_files], [TEXT_ONLY_EXAMPLE, None]],
+        example_labels=["Sample conversation (text + audio + video)", "Text only"],
+        inputs=[table, files],
+        **EXAMPLES_KWARGS,
+    )
+    # callable by clients (`gradio_client`: api_name="/load_rows" / "/import_rows"), not listed in the API page
+    loading = {"api_visibility": "undocumented", "show_progress_on": [status]}
+    _report(load_button.click(load_pasted_rows, pasted, [table, status], api_name="load_rows", **loading), status)
+    event = import_button.upload(load_table_file, import_button, [table, status], api_name="import_rows", **loading)
+    _report(event, status)
+    event = button.click(
+        predict_conversation, [table, files], outputs, api_name="predict_conversation", show_progress_on=[status]
+    )
+    _report(event, status, prediction_status, outputs[2])
+
+
+def _scene_tab(outputs: list, status: gr.Markdown) -> None:
+    gr.Markdown(SCENE_HELP)
+    with gr.Row():
+        video = gr.Video(label="Scene video", sources=["upload"], height=300)
+        with gr.Column():
+            transcript = gr.Textbox(
+                label="Transcript (SRT or WebVTT)",
+                lines=9,
+                max_lines=20,
+                placeholder="1\n00:00:00,000 --> 00:00:01,600\nRoss: We were on a break!",
+            )
+            upload = gr.UploadButton(
+                "Load .srt / .vtt file", file_types=list(TRANSCRIPT_EXTENSIONS), size="md", elem_id="load-transcript"
+            )
+    button = gr.Button("Predict emotions", variant="primary", elem_id="predict-scene")
+    gr.Examples(
+        examples=[[str(EXAMPLES_DIR / "scene.mp4"), (EXAMPLES_DIR / "scene.srt").read_text(encoding="utf-8")]],
+        example_labels=["Sample scene (one video + SRT)"],
+        inputs=[video, transcript],
+        **EXAMPLES_KWARGS,
+    )
+    event = upload.upload(
+        load_transcript_file, upload, transcript, api_visibility="private", show_progress_on=[status]
+    )
+    _report(event, status, lambda path: f"✔ Loaded {Path(file_path(path)).name} into the transcript box.", upload)
+    event = button.click(
+        predict_scene, [video, transcript], outputs, api_name="predict_scene", show_progress_on=[status]
+    )
+    _report(event, status, prediction_status, outputs[2])
+
+
+def _single_tab(status: gr.Markdown) -> None:
+    with gr.Row():
+        with gr.Column():
+            text = gr.Textbox(label="Utterance", lines=2)
+            audio = gr.Audio(label="Audio (optional)", type="filepath", sources=["upload"])
+            video = gr.Video(label="Video (optional)", sources=["upload"])
+            button = gr.Button("Predict emotion", variant="primary", elem_id="predict-single")
+        label = gr.Label(label="Emotion", num_top_classes=len(CHECKPOINT.labels), elem_id="single-label")
+    gr.Examples(
+        examples=[
+            ["We were on a break!", str(EXAMPLES_DIR / "ross.wav"), None],
+            ["Just go. Please, go.", None, str(EXAMPLES_DIR / "rachel.mp4")],
+        ],
+        example_labels=["Text + audio", "Text + video"],
+        inputs=[text, audio, video],
+        **EXAMPLES_KWARGS,
+    )
+    event = button.click(predict, [text, audio, video], label, api_name="predict", show_progress_on=[status])
+    _report(event, status, lambda: "✔ Predicted the single utterance: its emotions are shown above.")
+
+
+def build_demo() -> gr.Blocks:
+    """
+    The Gradio app: conversation table / scene video / single utterance inputs, per-utterance results.
+
+    Every event shows its progress and errors on one status line above the results (`#run-status`), never on the
+    result panels, and writes its outcome there: a later success replaces an earlier error everywhere.
+    """
     labels = CHECKPOINT.labels
     color_map = {label: EMOTION_COLORS[label] for label in labels} if set(labels) <= set(EMOTION_COLORS) else None
     with gr.Blocks(title="M2FNet — emotion recognition in conversation") as demo:
         gr.Markdown(INTRO)
         gr.Markdown(banner_markdown(CHECKPOINT), elem_id="model-banner")
+        status = gr.Markdown(READY_STATUS, elem_id="run-status", render=False, min_height=40)
         results = gr.Dataframe(
-            value=pd.DataFrame(columns=list(RESULT_COLUMNS)), label="Per-utterance predictions", interactive=False,
-            wrap=True, render=False, elem_id="results", max_height=480,
-            column_widths=["44px", "96px", "30%", "96px", "112px", "24%", "18%"],
-        )  # fmt: skip
+            value=pd.DataFrame(columns=list(RESULT_COLUMNS)),
+            label="Per-utterance predictions",
+            interactive=False,
+            wrap=True,
+            render=False,
+            elem_id="results",
+            max_height=480,
+            column_widths=["4%", "12%", "19%", "12%", "15%", "20%", "18%"],
+        )
         chart = gr.BarPlot(
-            x="turn", y="probability", color="emotion", color_map=color_map, x_title="utterance",
-            y_title="probability (stacked)", y_lim=[0, 1], tooltip="all", label="Emotion timeline", render=False,
+            x="turn",
+            y="probability",
+            color="emotion",
+            color_map=color_map,
+            x_title="utterance",
+            y_title="probability (stacked)",
+            y_lim=[0, 1],
+            tooltip="all",
+            label="Emotion timeline",
+            render=False,
             elem_id="timeline",
-        )  # fmt: skip
+        )
         info = gr.JSON(label="Answered by", render=False, open=True, max_height=360, elem_id="answered-by")
         outputs = [results, chart, info]
-
         with gr.Tabs():
             with gr.Tab("Conversation table", id="conversation"):
-                gr.Markdown(CONVERSATION_HELP)
-                table = gr.Dataframe(
-                    value=TEXT_ONLY_EXAMPLE, headers=list(TABLE_COLUMNS), datatype="str", column_count=4,
-                    interactive=True, show_row_numbers=True, wrap=True, elem_id="conversation-table",
-                    label="Conversation: speaker, utterance, optional audio / video file names",
-                    column_widths=["15%", "55%", "15%", "15%"],
-                )  # fmt: skip
-                with gr.Row(equal_height=True):
-                    files = gr.File(file_count="multiple", file_types=list(MEDIA_EXTENSIONS), height=140, scale=3,
-                                    label="Audio / video files (optional, named in the table)")  # fmt: skip
-                    conversation_button = gr.Button("Predict emotions", variant="primary", scale=1,
-                                                    elem_id="predict-conversation")  # fmt: skip
-                gr.Examples(
-                    examples=[[sample_rows, sample_files], [TEXT_ONLY_EXAMPLE, None]],
-                    example_labels=["Sample conversation (text + audio + video)", "Text only"],
-                    inputs=[table, files], **EXAMPLES_KWARGS,
-                )  # fmt: skip
+                _conversation_tab(outputs, status)
             with gr.Tab("Scene video + transcript", id="scene"):
-                gr.Markdown(SCENE_HELP)
-                with gr.Row():
-                    scene_video = gr.Video(label="Scene video", sources=["upload"], height=280)
-                    with gr.Column():
-                        transcript = gr.Textbox(
-                            label="Transcript (SRT or WebVTT)", lines=9, max_lines=20,
-                            placeholder="1\n00:00:00,000 --> 00:00:01,600\nRoss: We were on a break!",
-                        )  # fmt: skip
-                        transcript_file = gr.File(label="…or load an .srt / .vtt file", height=80,
-                                                  file_types=list(TRANSCRIPT_EXTENSIONS))  # fmt: skip
-                scene_button = gr.Button("Predict emotions", variant="primary", elem_id="predict-scene")
-                gr.Examples(
-                    examples=[[str(EXAMPLES_DIR / "scene.mp4"), scene_transcript]],
-                    example_labels=["Sample scene (one video + SRT)"], inputs=[scene_video, transcript],
-                    **EXAMPLES_KWARGS,
-                )  # fmt: skip
+                _scene_tab(outputs, status)
             with gr.Tab("Single utterance", id="single"):
-                with gr.Row():
-                    with gr.Column():
-                        single_text = gr.Textbox(label="Utterance", lines=2)
-                        single_audio = gr.Audio(label="Audio (optional)", type="filepath", sources=["upload"])
-                        single_video = gr.Video(label="Video (optional)", sources=["upload"], height=200)
-                        single_button = gr.Button("Predict emotion", variant="primary", elem_id="predict-single")
-                    single_label = gr.Label(label="Emotion", num_top_classes=len(labels), elem_id="single-label")
-                gr.Examples(
-                    examples=[["We were on a break!", str(EXAMPLES_DIR / "ross.wav"), None],
-                              ["Just go. Please, go.", None, str(EXAMPLES_DIR / "rachel.mp4")]],
-                    example_labels=["Text + audio", "Text + video"],
-                    inputs=[single_text, single_audio, single_video], **EXAMPLES_KWARGS,
-                )  # fmt: skip
-
+                _single_tab(status)
+        status.render()
         results.render()
-        with gr.Row():
-            with gr.Column(scale=3):
+        with gr.Row():  # side by side on a desktop; stacked below about 900 px, where the legend would not fit
+            with gr.Column(scale=3, min_width=520):
                 chart.render()
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, min_width=340):
                 info.render()
-
-        conversation_button.click(predict_conversation, [table, files], outputs, api_name="predict_conversation")
-        scene_button.click(predict_scene, [scene_video, transcript], outputs, api_name="predict_scene")
-        single_button.click(predict, [single_text, single_audio, single_video], single_label, api_name="predict")
-        transcript_file.upload(load_transcript_file, transcript_file, transcript, api_visibility="private")
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return demo
 

@@ -16,6 +16,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,12 +122,12 @@ def local_hub():
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """
     A complete tiny random M2FNet checkpoint (weights, processor, modeling code with `auto_map`), written by
-    `examples.quickstart.save_tiny_checkpoint`: what `AutoModel` / `AutoProcessor.from_pretrained(dir,
+    `examples.quickstart.save_checkpoint`: what `AutoModel` / `AutoProcessor.from_pretrained(dir,
     trust_remote_code=True)` load.
     """
-    from examples.quickstart import save_tiny_checkpoint
+    from examples.quickstart import save_checkpoint
 
-    return save_tiny_checkpoint(tmp_path_factory.mktemp("checkpoints") / "tiny-m2fnet")
+    return save_checkpoint(tmp_path_factory.mktemp("checkpoints") / "tiny-m2fnet")
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +145,8 @@ def space_app(tiny_checkpoint):
             monkeypatch.delenv(name)
         monkeypatch.setenv("M2FNET_MODEL", str(tiny_checkpoint))
         monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        if str(REPO_ROOT / "space") not in sys.path:  # app.py imports space_inputs / space_checkpoint from its folder
+            sys.path.append(str(REPO_ROOT / "space"))
         spec = importlib.util.spec_from_file_location("m2fnet_space_app", REPO_ROOT / "space" / "app.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
