@@ -11,17 +11,20 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Dataset builders for M2FNet: MELD, IEMOCAP and your own conversations, one row per dialogue."""
+"""Dataset builders for M2FNet: MELD, IEMOCAP and your own conversations, one row per dialogue.
+
+The row schema is defined once, in `schema.dialogue_features`; the label lists (`MELD_EMOTIONS`, `IEMOCAP_EMOTIONS`)
+live in `modeling_m2fnet.configuration_m2fnet`.
+"""
 
 from ._common import flatten_dialogues
 from .conversations import ConversationsBuilder, ConversationsConfig
-from .iemocap import IEMOCAP_EMOTIONS, IemocapBuilder, IemocapConfig
-from .meld import MELD_EMOTIONS, MELD_SENTIMENTS, MeldBuilder, MeldConfig
+from .iemocap import IemocapBuilder, IemocapConfig
+from .meld import MELD_SENTIMENTS, MeldBuilder, MeldConfig
+from .schema import dialogue_features, dialogue_label_names
 
 
 __all__ = [
-    "IEMOCAP_EMOTIONS",
-    "MELD_EMOTIONS",
     "MELD_SENTIMENTS",
     "ConversationsBuilder",
     "ConversationsConfig",
@@ -29,5 +32,7 @@ __all__ = [
     "IemocapConfig",
     "MeldBuilder",
     "MeldConfig",
+    "dialogue_features",
+    "dialogue_label_names",
     "flatten_dialogues",
 ]

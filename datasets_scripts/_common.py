@@ -24,7 +24,10 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from datasets.exceptions import DatasetGenerationError
 from datasets.utils import logging
+
+from m2fnet_training.io_utils import write_json
 
 
 logger = logging.get_logger(__name__)
@@ -116,6 +119,22 @@ def resolve_data_dir(data_dir: str | os.PathLike | None, what: str) -> Path:
     return path
 
 
+def _read_csv_text(path: Path) -> tuple[str, str]:
+    """The text of a CSV file and the encoding used (UTF-8, or Windows-1252 for a file that is not valid UTF-8)."""
+    try:
+        return path.read_text(encoding="utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        logger.warning(f"{path} is not valid UTF-8; decoded it as Windows-1252.")
+        return path.read_text(encoding="cp1252", errors="replace"), "cp1252"
+
+
+def read_csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file (stripped; empty for an empty file)."""
+    text, _ = _read_csv_text(path)
+    header = next(csv.reader(text.splitlines(keepends=True)), [])
+    return [name.strip() for name in header]
+
+
 def read_csv_rows(path: Path, required_columns: list[str]) -> tuple[list[str], Iterator[tuple[int, int, dict]], str]:
     """
     Opens a CSV file, checks its header and returns its rows.
@@ -136,13 +155,7 @@ def read_csv_rows(path: Path, required_columns: list[str]) -> tuple[list[str], I
     Raises:
         `ValueError`: if a required column is missing from the header.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        encoding = "utf-8"
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="cp1252", errors="replace")
-        encoding = "cp1252"
-        logger.warning(f"{path} is not valid UTF-8; decoded it as Windows-1252.")
+    text, encoding = _read_csv_text(path)
     reader = csv.DictReader(text.splitlines(keepends=True))
     header = [name.strip() for name in (reader.fieldnames or [])]
     reader.fieldnames = header
@@ -210,43 +223,74 @@ def sum_split_reports(split_reports: dict[str, dict]) -> dict[str, int]:
     return totals
 
 
+# Errors that describe a bad input (they name the file, row and value) rather than a bug: `datasets` wraps whatever
+# `_generate_examples` / `_generate_tables` raise in a `DatasetGenerationError`, and the builders unwrap these.
+INPUT_ERRORS = (ValueError, OSError, ImportError)
+
+
 class BuildReportMixin:
     """
     Gives a builder a `build_report` dict (what was read, fixed, dropped or missing) that survives the cache.
 
-    The builder fills `self._build_report` while it reads the raw files (in `_split_generators`, which runs in the main
-    process); the report is logged and written as `build_report.json` next to the Arrow files, so a builder that finds
-    its dataset already prepared in the cache still reports how it was built.
+    The builder's `_generate_examples` / `_generate_tables` parse the raw files and store each split's counts with
+    `self._record_split_report(split, report)`; once `download_and_prepare` has finished, the builder's
+    `_assemble_build_report(split_reports)` turns them into the report, which is logged and written as
+    `build_report.json` next to the prepared Arrow files. A builder that finds its dataset already prepared in the
+    cache reads the report back from there. The report is gathered in the preparing process: the builders pass their
+    files to `datasets` as one shard per split, so that `num_proc` never moves generation into worker processes.
+
+    `download_and_prepare` also re-raises the input errors (`ValueError`, `OSError`, `ImportError`, which name the
+    file, row and value at fault) that `datasets` wraps in a `DatasetGenerationError`, so that callers see them as
+    they were raised.
     """
 
-    _build_report: dict | None = None
-
-    def _create_builder_config(self, *args, **kwargs):
-        builder_config, config_id = super()._create_builder_config(*args, **kwargs)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         # Keyword overrides of a predefined config are applied with `setattr`, which skips `__post_init__`.
-        if hasattr(builder_config, "validate"):
-            builder_config.validate()
-        return builder_config, config_id
+        if hasattr(self.config, "validate"):
+            self.config.validate()
+        self._build_report: dict | None = None
+        self._split_reports: dict[str, dict] = {}
+        self._report_dir: str | None = None
+
+    def download_and_prepare(self, output_dir: str | None = None, *args, **kwargs):
+        """`datasets.DatasetBuilder.download_and_prepare`, plus the build report (see the class docstring)."""
+        self._split_reports = {}
+        self._build_report = None
+        self._report_dir = str(output_dir) if output_dir is not None else self.cache_dir
+        try:
+            super().download_and_prepare(output_dir, *args, **kwargs)
+        except DatasetGenerationError as error:
+            cause = error.__cause__
+            if isinstance(cause, OSError) and cause.errno is not None and cause.filename is None:
+                cause.filename = self._report_dir  # Arrow's writers raise without a path (e.g. on a full disk)
+            if isinstance(cause, INPUT_ERRORS):
+                raise cause from None
+            raise
+        if self._split_reports:  # generated now (not read from the cache)
+            report = self._assemble_build_report(dict(self._split_reports))
+            self._build_report = report
+            if os.path.isdir(self._report_dir):
+                write_json(os.path.join(self._report_dir, BUILD_REPORT_FILENAME), report)
+            logger.info(f"{self.dataset_name} build report: {json.dumps(report.get('totals', {}), sort_keys=True)}")
 
     @property
     def build_report(self) -> dict:
         """The counts of the last build (read back from the cache when the dataset was prepared earlier)."""
         if self._build_report is None:
-            path = os.path.join(self._output_dir, BUILD_REPORT_FILENAME)
+            path = os.path.join(self._report_dir or self.cache_dir, BUILD_REPORT_FILENAME)
             if os.path.isfile(path):
                 with open(path, encoding="utf-8") as file:
                     self._build_report = json.load(file)
         return self._build_report or {}
 
-    def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
-        super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
-        # `self._output_dir` is the builder's temporary folder here; it is renamed into the cache on success.
-        with open(os.path.join(self._output_dir, BUILD_REPORT_FILENAME), "w", encoding="utf-8") as file:
-            json.dump(self.build_report, file, indent=2, ensure_ascii=False)
+    def _record_split_report(self, split: str, report: dict) -> None:
+        """Stores the counts of one split; called by the generator once it has read the split's files."""
+        self._split_reports[split] = report
 
-    def _log_build_report(self, report: dict) -> None:
-        self._build_report = report
-        logger.info(f"{self.dataset_name} build report: {json.dumps(report.get('totals', {}), sort_keys=True)}")
+    def _assemble_build_report(self, split_reports: dict[str, dict]) -> dict:
+        """The whole report from the per-split reports (builders add their own top-level fields)."""
+        return {"dataset": self.dataset_name, "splits": split_reports, "totals": sum_split_reports(split_reports)}
 
 
 def media_value(path: str | os.PathLike | None) -> dict | None:

@@ -36,7 +36,7 @@ Choices (the M2FNet paper's setup, after DialogueRNN): the six classes happy (`h
 angry (`ang`), excited (`exc`) and frustrated (`fru`); utterances with any other label (`xxx`, `sur`, `fea`,
 `dis`, `oth`) are dropped and counted per label in `build_report`. Sessions 1-4 are training data and session 5 is
 the test split; `validation_fraction` (10 %) of the training dialogues, drawn with `random.Random(seed)` from the
-sorted dialogue names, form the validation split, as the paper draws its validation set from the training
+sorted names of the training sessions' EmoEvaluation files, form the validation split, as the paper draws its validation set from the training
 dialogues. (The paper's table lists 100 / 20 / 31 dialogues; `validation_fraction=1/6` reproduces that ratio.)
 
 Rows are dialogues sorted by name; their utterances are sorted by start time (the EmoEvaluation files do not always
@@ -64,6 +64,8 @@ import datasets
 from datasets.utils import logging
 from datasets.utils.tqdm import tqdm
 
+from modeling_m2fnet.configuration_m2fnet import IEMOCAP_EMOTIONS
+
 from ._common import (
     BuildReportMixin,
     capped_append,
@@ -73,20 +75,13 @@ from ._common import (
     resolve_data_dir,
     sum_split_reports,
 )
+from .schema import dialogue_features
 
 
 logger = logging.get_logger(__name__)
 
-# Release label -> class name, in the class order of the M2FNet paper (Sec. 4.1).
-IEMOCAP_LABELS = {
-    "hap": "happy",
-    "sad": "sad",
-    "neu": "neutral",
-    "ang": "angry",
-    "exc": "excited",
-    "fru": "frustrated",
-}
-IEMOCAP_EMOTIONS = list(IEMOCAP_LABELS.values())
+# Release label -> class name, in the class order of the M2FNet paper (Sec. 4.1), which `IEMOCAP_EMOTIONS` follows.
+IEMOCAP_LABELS = dict(zip(("hap", "sad", "neu", "ang", "exc", "fru"), IEMOCAP_EMOTIONS, strict=True))
 IEMOCAP_SESSIONS = (1, 2, 3, 4, 5)
 
 _EVALUATION_LINE = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*\]\s+(\S+)\s+(\S+)")
@@ -149,28 +144,17 @@ class IemocapConfig(datasets.BuilderConfig):
 
 
 def iemocap_features() -> datasets.Features:
-    """The features of [`IemocapBuilder`]."""
-    utterance = {
-        "utterance_id": datasets.Value("int32"),
-        "utterance_name": datasets.Value("string"),
-        "speaker": datasets.Value("string"),
-        "text": datasets.Value("string"),
-        "emotion": datasets.ClassLabel(names=IEMOCAP_EMOTIONS),
-        "start_time": datasets.Value("float32"),
-        "end_time": datasets.Value("float32"),
-        "audio": datasets.Audio(sampling_rate=16000, decode=False),
-        "has_audio": datasets.Value("bool"),
-        "has_video": datasets.Value("bool"),
-    }
-    return datasets.Features(
-        {
-            "dialogue_id": datasets.Value("int32"),
-            "dialogue_name": datasets.Value("string"),
-            "split": datasets.Value("string"),
-            "session": datasets.Value("int32"),
-            "video": datasets.Video(decode=False),
-            "utterances": datasets.List(utterance),
-        }
+    """The features of [`IemocapBuilder`]: the dialogue schema with IEMOCAP's fields."""
+    return dialogue_features(
+        IEMOCAP_EMOTIONS,
+        utterance_fields={
+            "utterance_name": datasets.Value("string"),
+            "start_time": datasets.Value("float32"),
+            "end_time": datasets.Value("float32"),
+        },
+        utterance_media=("audio",),
+        dialogue_media=("video",),
+        dialogue_fields={"session": datasets.Value("int32")},
     )
 
 
@@ -192,10 +176,8 @@ def parse_emo_evaluation(path: Path) -> list[dict]:
             match = _EVALUATION_LINE.match(line)
             if match:
                 start, end, name, label = match.groups()
-                turns.append(
-                    {"name": name, "start_time": float(start), "end_time": float(end), "label": label,
-                     "line": line_number}
-                )  # fmt: skip
+                turn = {"name": name, "start_time": float(start), "end_time": float(end), "label": label}
+                turns.append({**turn, "line": line_number})
     return turns
 
 
@@ -215,12 +197,33 @@ def _speaker(session: int, utterance_name: str) -> str | None:
     return f"Ses{session:02d}_{match.group(1)}" if match else None
 
 
+def _empty_read_report(root: Path) -> dict:
+    """The `read` part of the build report before any file is read: counts, and capped lists of examples."""
+    report = {"data_dir": str(root)}
+    for count, examples in [
+        ("files_without_turns", "files_without_turns_examples"),
+        ("duplicate_utterances", "duplicate_examples"),
+        ("reordered_dialogues", "reordered_dialogue_examples"),
+        ("dropped_utterances", "dropped_labels"),
+        ("unknown_speakers", "unknown_speaker_examples"),
+        ("missing_transcription_files", "missing_transcription_file_examples"),
+        ("missing_transcriptions", "missing_transcription_examples"),
+        ("missing_audio", "missing_audio_examples"),
+        ("missing_videos", "missing_video_examples"),
+        ("dialogues_without_six_class_utterances", "dialogues_without_six_class_utterance_examples"),
+    ]:
+        report[count] = 0
+        report[examples] = {} if examples == "dropped_labels" else []
+    return report
+
+
 class IemocapBuilder(BuildReportMixin, datasets.ArrowBasedBuilder):
     """
     Builds IEMOCAP with one row per dialogue from a local `IEMOCAP_full_release` folder (see the module docstring).
 
     Rows are keyed by dialogue name (`Ses01F_impro01`); `dialogue_id` is the dialogue's index in the sorted list of
-    all dialogues read, and `utterance_id` the utterance's rank by start time among all the dialogue's evaluated turns
+    all the EmoEvaluation files of the requested sessions (a file left out for want of six-class utterances keeps
+    its number), and `utterance_id` the utterance's rank by start time among all the dialogue's evaluated turns
     (dropped ones included, so ids have gaps where a turn was dropped).
 
     Raises:
@@ -257,19 +260,15 @@ class IemocapBuilder(BuildReportMixin, datasets.ArrowBasedBuilder):
             root = root / "IEMOCAP_full_release"
         return root
 
-    def _read_dialogues(self, root: Path, report: dict) -> list[dict]:
-        """Reads every dialogue of the requested sessions (six-class utterances only), sorted by name."""
-        dialogues = []
+    def _list_dialogues(self, root: Path) -> list[tuple[str, int, Path]]:
+        """`(name, session, EmoEvaluation file)` of every dialogue of the requested sessions, sorted by name."""
+        listed = []
         for session in self.config.sessions:
-            session_dir = root / f"Session{session}"
-            evaluation_dir = session_dir / "dialog" / "EmoEvaluation"
+            evaluation_dir = root / f"Session{session}" / "dialog" / "EmoEvaluation"
             if not evaluation_dir.is_dir():
                 raise FileNotFoundError(f"IEMOCAP session {session} not found: expected the folder {evaluation_dir}.")
-            for evaluation_file in tqdm(_text_files(evaluation_dir), desc=f"Reading IEMOCAP session {session}"):
-                dialogue = self._read_dialogue(session, session_dir, evaluation_file, report)
-                if dialogue is not None:
-                    dialogues.append(dialogue)
-        return sorted(dialogues, key=lambda dialogue: dialogue["dialogue_name"])
+            listed += [(path.stem, session, path) for path in _text_files(evaluation_dir)]
+        return sorted(listed)
 
     def _read_dialogue(self, session: int, session_dir: Path, evaluation_file: Path, report: dict) -> dict | None:
         name = evaluation_file.stem
@@ -352,86 +351,76 @@ class IemocapBuilder(BuildReportMixin, datasets.ArrowBasedBuilder):
 
     def _split_generators(self, dl_manager):
         root = self._resolve_root()
-        report = {
-            "data_dir": str(root),
-            "files_without_turns": 0,
-            "files_without_turns_examples": [],
-            "duplicate_utterances": 0,
-            "duplicate_examples": [],
-            "reordered_dialogues": 0,
-            "reordered_dialogue_examples": [],
-            "dropped_utterances": 0,
-            "dropped_labels": {},
-            "unknown_speakers": 0,
-            "unknown_speaker_examples": [],
-            "missing_transcription_files": 0,
-            "missing_transcription_file_examples": [],
-            "missing_transcriptions": 0,
-            "missing_transcription_examples": [],
-            "missing_audio": 0,
-            "missing_audio_examples": [],
-            "missing_videos": 0,
-            "missing_video_examples": [],
-            "dialogues_without_six_class_utterances": 0,
-            "dialogues_without_six_class_utterance_examples": [],
-        }
-        dialogues = self._read_dialogues(root, report)
-        for dialogue_id, dialogue in enumerate(dialogues):
-            dialogue["dialogue_id"] = dialogue_id
-
-        train = [d for d in dialogues if d["session"] not in self.config.test_sessions]
-        test = [d for d in dialogues if d["session"] in self.config.test_sessions]
-        validation_names = self._draw_validation([d["dialogue_name"] for d in train])
-        splits = {
-            "train": [d for d in train if d["dialogue_name"] not in validation_names],
-            "validation": [d for d in train if d["dialogue_name"] in validation_names],
-            "test": test,
-        }
+        listed = self._list_dialogues(root)
+        test_sessions = set(self.config.test_sessions)
+        validation_names = self._draw_validation([name for name, session, _ in listed if session not in test_sessions])
+        members = {"train": [], "validation": [], "test": []}
+        for dialogue_id, (name, session, path) in enumerate(listed):
+            split = "test" if session in test_sessions else "validation" if name in validation_names else "train"
+            members[split].append((dialogue_id, session, str(path)))
         if self.config.validation_fraction == 0:
-            del splits["validation"]
-        if not set(self.config.sessions) & set(self.config.test_sessions):
-            del splits["test"]
-        for split, members in splits.items():
-            if not members:
-                raise ValueError(
-                    f"The IEMOCAP {split!r} split is empty (sessions {self.config.sessions}, test sessions "
-                    f"{self.config.test_sessions}, validation_fraction {self.config.validation_fraction}) "
-                    f"under {root}."
-                )
-
-        split_reports = {
-            split: {
-                "dialogues": len(members),
-                "utterances": sum(len(d["utterances"]) for d in members),
-                "sessions": sorted({d["session"] for d in members}),
-            }
-            for split, members in splits.items()
-        }
-        self._log_build_report(
-            {
-                "dataset": "iemocap",
-                "config": self.config.name,
-                "seed": self.config.seed,
-                "validation_fraction": self.config.validation_fraction,
-                "validation_dialogues": sorted(validation_names),
-                "read": report,
-                "splits": split_reports,
-                "totals": {
-                    **sum_split_reports(split_reports),
-                    **{key: value for key, value in report.items() if _is_count(value)},
-                    "dropped_labels": dict(sorted(report["dropped_labels"].items())),
-                },
-            }
-        )
-        if report["dropped_utterances"]:
-            logger.info(f"IEMOCAP: dropped {report['dropped_utterances']} utterances ({report['dropped_labels']}).")
-        for key in ("missing_audio", "missing_videos", "missing_transcriptions", "duplicate_utterances"):
-            if report[key]:
-                logger.warning(f"IEMOCAP: {key} = {report[key]} (see `build_report`).")
+            del members["validation"]
+        if not set(self.config.sessions) & test_sessions:
+            del members["test"]
+        for split, dialogues in members.items():
+            if not dialogues:
+                raise self._empty_split_error(split, root)
+        self._root, self._validation_names = root, sorted(validation_names)
+        self._read_report = _empty_read_report(root)
+        # A tuple, not a list: `datasets` would shard a list over `num_proc` processes, and the report is gathered here.
         return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"split": split, "dialogues": members})
-            for split, members in splits.items()
+            datasets.SplitGenerator(name=split, gen_kwargs={"split": split, "dialogues": tuple(dialogues)})
+            for split, dialogues in members.items()
         ]
+
+    def _empty_split_error(self, split: str, root: Path) -> ValueError:
+        return ValueError(
+            f"The IEMOCAP {split!r} split is empty (sessions {self.config.sessions}, test sessions "
+            f"{self.config.test_sessions}, validation_fraction {self.config.validation_fraction}) under {root}."
+        )
+
+    def _generate_tables(self, split, dialogues):
+        rows = []
+        for dialogue_id, session, evaluation_file in tqdm(dialogues, desc=f"Reading IEMOCAP {split}"):
+            evaluation_file = Path(evaluation_file)  # <root>/Session{n}/dialog/EmoEvaluation/<name>.txt
+            dialogue = self._read_dialogue(session, evaluation_file.parents[2], evaluation_file, self._read_report)
+            if dialogue is not None:
+                rows.append({**dialogue, "dialogue_id": dialogue_id, "split": split})
+        if not rows:
+            raise self._empty_split_error(split, self._root)
+        self._record_split_report(
+            split,
+            {
+                "dialogues": len(rows),
+                "utterances": sum(len(row["utterances"]) for row in rows),
+                "sessions": sorted({row["session"] for row in rows}),
+            },
+        )
+        # An ArrowBasedBuilder: `datasets` 5 cannot encode an `Audio` value without torchcodec (see `encode_table`).
+        for start in range(0, len(rows), 64):
+            yield f"{split}_{start}", encode_table(rows[start : start + 64], self.info.features)
+
+    def _assemble_build_report(self, split_reports: dict[str, dict]) -> dict:
+        read = self._read_report
+        if read["dropped_utterances"]:
+            logger.info(f"IEMOCAP: dropped {read['dropped_utterances']} utterances ({read['dropped_labels']}).")
+        for key in ("missing_audio", "missing_videos", "missing_transcriptions", "duplicate_utterances"):
+            if read[key]:
+                logger.warning(f"IEMOCAP: {key} = {read[key]} (see `build_report`).")
+        return {
+            "dataset": "iemocap",
+            "config": self.config.name,
+            "seed": self.config.seed,
+            "validation_fraction": self.config.validation_fraction,
+            "validation_dialogues": self._validation_names,
+            "read": read,
+            "splits": split_reports,
+            "totals": {
+                **sum_split_reports(split_reports),
+                **{key: value for key, value in read.items() if isinstance(value, int)},
+                "dropped_labels": dict(sorted(read["dropped_labels"].items())),
+            },
+        }
 
     def _draw_validation(self, train_names: list[str]) -> set:
         if self.config.validation_fraction == 0 or not train_names:
@@ -443,16 +432,6 @@ class IemocapBuilder(BuildReportMixin, datasets.ArrowBasedBuilder):
                 "leaves the IEMOCAP 'train' split empty."
             )
         return set(random.Random(self.config.seed).sample(sorted(train_names), count))
-
-    def _generate_tables(self, split, dialogues):
-        # An ArrowBasedBuilder: `datasets` 5 cannot encode an `Audio` value without torchcodec (see `encode_table`).
-        for start in range(0, len(dialogues), 64):
-            rows = [{**dialogue, "split": split} for dialogue in dialogues[start : start + 64]]
-            yield f"{split}_{start}", encode_table(rows, self.info.features)
-
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 __all__ = ["IEMOCAP_EMOTIONS", "IEMOCAP_LABELS", "IemocapBuilder", "IemocapConfig", "flatten_dialogues"]

@@ -25,6 +25,11 @@ builder.build_report            # what was fixed, dropped or missing, per split
 utterances = flatten_dialogues(dataset["train"])  # one row per utterance
 ```
 
+Rows follow the project's dialogue schema (`datasets_scripts.schema.dialogue_features`): `dialogue_id` (MELD's
+`Dialogue_ID`), `dialogue_name` (`dia{Dialogue_ID}`), `split`, and `utterances` with `utterance_id` (MELD's
+`Utterance_ID`, gaps kept as released), `speaker`, `text`, `emotion` (`MELD_EMOTIONS` of
+`modeling_m2fnet.configuration_m2fnet`), `sentiment`, `start_time` / `end_time` (seconds), `season`, `episode`.
+
 Configs:
 
 - `text`: the official transcripts only (`train_sent_emo.csv`, `dev_sent_emo.csv`, `test_sent_emo.csv`).
@@ -60,6 +65,8 @@ import datasets
 from datasets.utils import logging
 from datasets.utils.tqdm import tqdm
 
+from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS
+
 from ._common import (
     BuildReportMixin,
     capped_append,
@@ -68,13 +75,12 @@ from ._common import (
     mojibake_fixer_name,
     read_csv_rows,
     resolve_data_dir,
-    sum_split_reports,
 )
+from .schema import dialogue_features
 
 
 logger = logging.get_logger(__name__)
 
-MELD_EMOTIONS = ["neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger"]
 MELD_SENTIMENTS = ["neutral", "positive", "negative"]
 MELD_SPLITS = ("train", "validation", "test")
 # The transcripts, as named in https://github.com/declare-lab/MELD/tree/master/data/MELD.
@@ -94,7 +100,7 @@ MELD_CSV_COLUMNS = [
 # MELD.Raw.tar.gz holds MELD.Raw/{train,dev,test}.tar.gz, which extract to these clip folders. Sources: the download
 # link in the README of https://github.com/declare-lab/MELD and the extraction scripts that use the release, e.g.
 # `tar -x -f MELD.Raw/train.tar.gz; cd train_splits; ...; cd ../output_repeated_splits_test; ...; cd
-# ../dev_splits_complete` (found with the project's code search, 2026).
+# ../dev_splits_complete`.
 MELD_RAW_ARCHIVES = {"train": "train.tar.gz", "validation": "dev.tar.gz", "test": "test.tar.gz"}
 MELD_CLIP_FOLDERS = {
     "train": "train_splits",
@@ -127,8 +133,8 @@ _CITATION = """\
 
 _DESCRIPTION = """\
 MELD: the Multimodal EmotionLines Dataset, 13,708 utterances in 1,432 dialogues from the TV series Friends, each
-utterance labelled with one of seven emotions and a sentiment. One row per dialogue; `utterances` holds the
-utterances in `utterance_id` order.
+utterance labelled with one of seven emotions and a sentiment. One row per dialogue (named `dia{dialogue_id}`);
+`utterances` holds the utterances in `utterance_id` order.
 """
 
 
@@ -170,27 +176,17 @@ class MeldConfig(datasets.BuilderConfig):
 
 
 def meld_features(with_video: bool) -> datasets.Features:
-    """The features of [`MeldBuilder`] (`with_video` adds `video` and `has_video` to each utterance)."""
-    utterance = {
-        "utterance_id": datasets.Value("int32"),
-        "speaker": datasets.Value("string"),
-        "text": datasets.Value("string"),
-        "emotion": datasets.ClassLabel(names=MELD_EMOTIONS),
-        "sentiment": datasets.ClassLabel(names=MELD_SENTIMENTS),
-        "start_time": datasets.Value("float32"),
-        "end_time": datasets.Value("float32"),
-        "season": datasets.Value("int32"),
-        "episode": datasets.Value("int32"),
-    }
-    if with_video:
-        utterance["video"] = datasets.Video(decode=False)
-        utterance["has_video"] = datasets.Value("bool")
-    return datasets.Features(
-        {
-            "dialogue_id": datasets.Value("int32"),
-            "split": datasets.Value("string"),
-            "utterances": datasets.List(utterance),
-        }
+    """The features of [`MeldBuilder`]: the dialogue schema with MELD's fields (`with_video` adds `video`)."""
+    return dialogue_features(
+        MELD_EMOTIONS,
+        utterance_fields={
+            "sentiment": datasets.ClassLabel(names=MELD_SENTIMENTS),
+            "start_time": datasets.Value("float32"),
+            "end_time": datasets.Value("float32"),
+            "season": datasets.Value("int32"),
+            "episode": datasets.Value("int32"),
+        },
+        utterance_media=("video",) if with_video else (),
     )
 
 
@@ -201,6 +197,35 @@ def parse_meld_time(value: str) -> float | None:
         return None
     hours, minutes, seconds, millis = match.groups()
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(millis.ljust(3, "0")) / 1000
+
+
+class _MeldCells:
+    """Typed access to the cells of one MELD CSV row; errors name the file, row, column and value."""
+
+    def __init__(self, row: dict, where: str):
+        self.row, self.where = row, where
+
+    def integer(self, column: str) -> int:
+        value = (self.row.get(column) or "").strip()
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{self.where}: column {column!r} should be an integer, got {value!r}.") from None
+
+    def label(self, column: str, names) -> str:
+        value = (self.row.get(column) or "").strip()
+        if value.lower() not in names:
+            raise ValueError(
+                f"{self.where}: unknown {column.lower()} {value!r} in column {column!r}; expected one of {list(names)}."
+            )
+        return value.lower()
+
+    def time(self, column: str) -> float:
+        value = self.row.get(column) or ""
+        seconds = parse_meld_time(value)
+        if seconds is None:
+            raise ValueError(f"{self.where}: column {column!r} should be a time like '00:16:16,059', got {value!r}.")
+        return seconds
 
 
 def parse_meld_csv(path: Path, split: str, fix_text: bool = True) -> tuple[list[tuple[int, list[dict]]], dict]:
@@ -237,53 +262,21 @@ def parse_meld_csv(path: Path, split: str, fix_text: bool = True) -> tuple[list[
         "inverted_time_examples": [],
     }
     dialogues: dict[int, dict[int, dict]] = {}
-
-    def where(row_number, line_number):
-        return f"{path}, row {row_number} (line {line_number})"
-
-    def as_int(row, column, row_number, line_number):
-        value = (row.get(column) or "").strip()
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError(
-                f"{where(row_number, line_number)}: column {column!r} should be an integer, got {value!r}."
-            ) from None
-
-    def as_label(row, column, names, row_number, line_number):
-        value = (row.get(column) or "").strip()
-        if value.lower() not in names:
-            raise ValueError(
-                f"{where(row_number, line_number)}: unknown {column.lower()} {value!r} in column {column!r}; "
-                f"expected one of {names}."
-            )
-        return value.lower()
-
-    def as_time(row, column, row_number, line_number):
-        value = row.get(column) or ""
-        seconds = parse_meld_time(value)
-        if seconds is None:
-            raise ValueError(
-                f"{where(row_number, line_number)}: column {column!r} should be a time like '00:16:16,059', "
-                f"got {value!r}."
-            )
-        return seconds
-
     for row_number, line_number, row in tqdm(rows, desc=f"Reading MELD {split}", unit=" rows"):
         report["rows"] += 1
-        dialogue_id = as_int(row, "Dialogue_ID", row_number, line_number)
-        utterance_id = as_int(row, "Utterance_ID", row_number, line_number)
+        cells = _MeldCells(row, f"{path}, row {row_number} (line {line_number})")
+        dialogue_id, utterance_id = cells.integer("Dialogue_ID"), cells.integer("Utterance_ID")
         text, speaker = row["Utterance"] or "", row["Speaker"] or ""
         utterance = {
             "utterance_id": utterance_id,
             "speaker": fix_mojibake(speaker) if fix_text else speaker,
             "text": fix_mojibake(text) if fix_text else text,
-            "emotion": as_label(row, "Emotion", MELD_EMOTIONS, row_number, line_number),
-            "sentiment": as_label(row, "Sentiment", MELD_SENTIMENTS, row_number, line_number),
-            "start_time": as_time(row, "StartTime", row_number, line_number),
-            "end_time": as_time(row, "EndTime", row_number, line_number),
-            "season": as_int(row, "Season", row_number, line_number),
-            "episode": as_int(row, "Episode", row_number, line_number),
+            "emotion": cells.label("Emotion", MELD_EMOTIONS),
+            "sentiment": cells.label("Sentiment", MELD_SENTIMENTS),
+            "start_time": cells.time("StartTime"),
+            "end_time": cells.time("EndTime"),
+            "season": cells.integer("Season"),
+            "episode": cells.integer("Episode"),
         }
         name = f"dia{dialogue_id}_utt{utterance_id}"
         if utterance["text"] != text or utterance["speaker"] != speaker:
@@ -301,6 +294,11 @@ def parse_meld_csv(path: Path, split: str, fix_text: bool = True) -> tuple[list[
 
     if not dialogues:
         raise ValueError(f"{path}: the {split!r} split is empty (no utterance rows).")
+    return _sorted_dialogues(dialogues, report), report
+
+
+def _sorted_dialogues(dialogues: dict[int, dict[int, dict]], report: dict) -> list[tuple[int, list[dict]]]:
+    """`(dialogue_id, utterances)` sorted by ids; adds the dialogue counts and id gaps to `report`."""
     ids = sorted(dialogues)
     missing_ids = sorted(set(range(ids[0], ids[-1] + 1)) - set(ids))
     gapped = [d for d in ids if sorted(dialogues[d]) != list(range(len(dialogues[d])))]
@@ -314,8 +312,7 @@ def parse_meld_csv(path: Path, split: str, fix_text: bool = True) -> tuple[list[
             "dialogues_with_utterance_id_gap_examples": gapped[:20],
         }
     )
-    ordered = [(d, [dialogues[d][u] for u in sorted(dialogues[d])]) for d in ids]
-    return ordered, report
+    return [(d, [dialogues[d][u] for u in sorted(dialogues[d])]) for d in ids]
 
 
 def _find_clip_folder(root: Path, split: str) -> Path:
@@ -334,9 +331,9 @@ class MeldBuilder(BuildReportMixin, datasets.GeneratorBasedBuilder):
     """
     Builds MELD with one row per dialogue, from a local copy (`data_dir`) or the official downloads.
 
-    Every split's rows are sorted by `dialogue_id` and keyed `dia{dialogue_id}`; the utterances of a dialogue are
-    sorted by `utterance_id`. After `download_and_prepare()`, `build_report` holds the counts described in the module
-    docstring.
+    Every split's rows are sorted by `dialogue_id`, keyed and named `dia{dialogue_id}`; the utterances of a dialogue
+    are sorted by `utterance_id`. After `download_and_prepare()`, `build_report` holds the counts described in the
+    module docstring.
 
     Raises:
         `FileNotFoundError`: if `data_dir` does not exist, or lacks a requested split's CSV or (`raw`) clip folder.
@@ -370,7 +367,6 @@ class MeldBuilder(BuildReportMixin, datasets.GeneratorBasedBuilder):
         if self.config.data_dir is None:
             base = self.config.csv_base_url.rstrip("/")
             csv_paths = dl_manager.download({split: f"{base}/{MELD_CSV_FILES[split]}" for split in splits})
-            csv_paths = {split: Path(path) for split, path in csv_paths.items()}
             clip_roots = self._download_clips(dl_manager) if self.config.with_video else {}
         else:
             wanted = ", ".join(MELD_CSV_FILES[split] for split in splits)
@@ -380,29 +376,17 @@ class MeldBuilder(BuildReportMixin, datasets.GeneratorBasedBuilder):
             if missing:
                 raise FileNotFoundError(f"MELD transcripts not found: expected {', '.join(missing)}.")
             clip_roots = dict.fromkeys(splits, data_dir) if self.config.with_video else {}
-
-        split_reports, generators = {}, []
-        for split in splits:
-            dialogues, report = parse_meld_csv(csv_paths[split], split, fix_text=self.config.fix_mojibake)
-            if self.config.with_video:
-                dialogues = self._attach_clips(dialogues, _find_clip_folder(Path(clip_roots[split]), split), report)
-            split_reports[split] = report
-            generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"split": split, "dialogues": dialogues}))
-        self._log_build_report(
-            {
-                "dataset": "meld",
-                "config": self.config.name,
-                "splits": split_reports,
-                "totals": sum_split_reports(split_reports),
-            }
-        )
-        for split, report in split_reports.items():
-            if report["duplicate_utterances"] or report.get("missing_clips"):
-                logger.warning(
-                    f"MELD {split}: {report['duplicate_utterances']} duplicate utterance(s) dropped, "
-                    f"{report.get('missing_clips', 0)} clip(s) missing (kept with has_video=False)."
-                )
-        return generators
+        return [
+            datasets.SplitGenerator(
+                name=split,
+                gen_kwargs={
+                    "split": split,
+                    "csv_path": str(csv_paths[split]),
+                    "clip_folder": str(_find_clip_folder(Path(clip_roots[split]), split)) if clip_roots else None,
+                },
+            )
+            for split in splits
+        ]
 
     def _download_clips(self, dl_manager) -> dict:
         extracted = Path(dl_manager.download_and_extract(self.config.raw_url))
@@ -430,9 +414,22 @@ class MeldBuilder(BuildReportMixin, datasets.GeneratorBasedBuilder):
                     capped_append(report["missing_clip_examples"], name)
         return dialogues
 
-    def _generate_examples(self, split, dialogues):
+    def _generate_examples(self, split, csv_path, clip_folder):
+        dialogues, report = parse_meld_csv(Path(csv_path), split, fix_text=self.config.fix_mojibake)
+        if clip_folder is not None:
+            dialogues = self._attach_clips(dialogues, Path(clip_folder), report)
+        self._record_split_report(split, report)
+        if report["duplicate_utterances"] or report.get("missing_clips"):
+            logger.warning(
+                f"MELD {split}: {report['duplicate_utterances']} duplicate utterance(s) dropped, "
+                f"{report.get('missing_clips', 0)} clip(s) missing (kept with has_video=False)."
+            )
         for dialogue_id, utterances in dialogues:
-            yield f"dia{dialogue_id}", {"dialogue_id": dialogue_id, "split": split, "utterances": utterances}
+            name = f"dia{dialogue_id}"
+            yield name, {"dialogue_id": dialogue_id, "dialogue_name": name, "split": split, "utterances": utterances}
+
+    def _assemble_build_report(self, split_reports: dict[str, dict]) -> dict:
+        return {"dataset": "meld", "config": self.config.name, **super()._assemble_build_report(split_reports)}
 
 
 __all__ = [

@@ -24,12 +24,10 @@ from unittest.mock import patch
 import datasets
 import pytest
 
-from datasets_scripts.iemocap import IEMOCAP_EMOTIONS, IemocapBuilder, flatten_dialogues, iemocap_features
-
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "examples"))
-import build_dataset  # noqa: E402
+from datasets_scripts.iemocap import IemocapBuilder, flatten_dialogues, iemocap_features
+from datasets_scripts.schema import dialogue_label_names
+from examples import build_dataset
+from modeling_m2fnet.configuration_m2fnet import IEMOCAP_EMOTIONS
 
 
 # dialogue -> turns as (start, end, utterance name suffix, label, transcript), in the order the EmoEvaluation file
@@ -54,8 +52,12 @@ DIALOGUES = {
 def evaluation_file(turns) -> str:
     lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
     for start, end, name, label, _ in turns:
-        lines += [f"[{start:.4f} - {end:.4f}]\t{name}\t{label}\t[2.5000, 2.5000, 2.5000]",
-                  "C-E1:\tNeutral;\t()", "A-E3:\tval 3; act 2; dom  2;\t()", ""]  # fmt: skip
+        lines += [
+            f"[{start:.4f} - {end:.4f}]\t{name}\t{label}\t[2.5000, 2.5000, 2.5000]",
+            "C-E1:\tNeutral;\t()",
+            "A-E3:\tval 3; act 2; dom  2;\t()",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -115,6 +117,7 @@ def build(cache_dir, **kwargs):
 def test_tiny_layout(tiny_iemocap_dir, tmp_path):
     builder, dataset = build(tmp_path / "cache", data_dir=str(tiny_iemocap_dir))
     assert dataset["train"].features == iemocap_features()
+    assert dialogue_label_names(dataset) == list(IEMOCAP_EMOTIONS)
     assert {split: dataset[split].num_rows for split in dataset} == {"train": 2, "validation": 1, "test": 1}
 
     # The validation dialogue is drawn with random.Random(seed) from the sorted training dialogue names.
@@ -131,7 +134,10 @@ def test_tiny_layout(tiny_iemocap_dir, tmp_path):
     utterances = impro["utterances"]
     # Sorted by start time although the file lists F001 before M001; the xxx turn (rank 1) is dropped.
     assert [u["utterance_name"] for u in utterances] == [
-        "Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses01F_impro01_F001"]  # fmt: skip
+        "Ses01F_impro01_F000",
+        "Ses01F_impro01_M001",
+        "Ses01F_impro01_F001",
+    ]
     assert [u["utterance_id"] for u in utterances] == [0, 2, 3]
     assert [IEMOCAP_EMOTIONS[u["emotion"]] for u in utterances] == ["neutral", "angry", "frustrated"]
     assert [u["speaker"] for u in utterances] == ["Ses01_F", "Ses01_M", "Ses01_F"]
@@ -144,7 +150,9 @@ def test_tiny_layout(tiny_iemocap_dir, tmp_path):
     assert no_video["video"] is None
     assert not any(u["has_video"] for u in no_video["utterances"])
     assert [IEMOCAP_EMOTIONS[u["emotion"]] for u in everything["Ses01F_script01_1"]["utterances"]] == [
-        "happy", "excited"]  # fmt: skip
+        "happy",
+        "excited",
+    ]
     assert len(everything["Ses05F_impro01"]["utterances"]) == 1
 
     report = builder.build_report
@@ -170,8 +178,9 @@ def test_parent_folder_and_no_validation(tiny_iemocap_dir, tmp_path):
 def test_parquet_round_trip(tiny_iemocap_dir, tmp_path):
     _, dataset = build(tmp_path / "cache", data_dir=str(tiny_iemocap_dir))
     dataset["train"].to_parquet(str(tmp_path / "train.parquet"))
-    reloaded = datasets.load_dataset("parquet", data_files=str(tmp_path / "train.parquet"), split="train",
-                                     cache_dir=str(tmp_path / "pq_cache"))  # fmt: skip
+    reloaded = datasets.load_dataset(
+        "parquet", data_files=str(tmp_path / "train.parquet"), split="train", cache_dir=str(tmp_path / "pq_cache")
+    )
     assert reloaded.features == dataset["train"].features
     assert reloaded.to_list() == dataset["train"].to_list()
 
@@ -194,19 +203,33 @@ def test_errors(tiny_iemocap_dir, tmp_path):
 
 def test_cli(tiny_iemocap_dir, tmp_path, capsys):
     pq = tmp_path / "pq"
-    argv = ["iemocap", "--data_dir", str(tiny_iemocap_dir), "--sessions", "1", "5", "--validation_fraction", "0.34",
-            "--cache_dir", str(tmp_path / "cache"), "--parquet_dir", str(pq)]  # fmt: skip
+    argv = [
+        "iemocap",
+        "--data_dir",
+        str(tiny_iemocap_dir),
+        "--sessions",
+        "1",
+        "5",
+        "--validation_fraction",
+        "0.34",
+        "--cache_dir",
+        str(tmp_path / "cache"),
+        "--parquet_dir",
+        str(pq),
+    ]
     with patch.object(sys, "argv", ["build_dataset.py", *argv]):
         result = build_dataset.main()
     assert "frustrated" in capsys.readouterr().out
     assert result["statistics"]["test"] == {
-        "dialogues": 1, "utterances": 1,
+        "dialogues": 1,
+        "utterances": 1,
+        "media": {"audio": 1, "video": 1},
         "emotions": {"happy": 0, "sad": 0, "neutral": 1, "angry": 0, "excited": 0, "frustrated": 0},
-    }  # fmt: skip
+    }
     assert json.loads((pq / "build_report.json").read_text())["totals"]["dropped_labels"] == {"sur": 1, "xxx": 1}
     card = (pq / "README.md").read_text()
     assert "license: other" in card and "busso2008iemocap" in card
     reloaded = datasets.load_dataset(str(pq), cache_dir=str(tmp_path / "pq_cache"))
     assert set(reloaded) == {"train", "validation", "test"}
-    with pytest.raises(SystemExit, match="private"):
+    with pytest.raises(ValueError, match="private"):
         build_dataset.main([*argv, "--push_to_hub", "me/iemocap", "--overwrite"])

@@ -25,16 +25,15 @@ import datasets
 import pytest
 
 from datasets_scripts._common import MOJIBAKE_FALLBACK_TABLE, fix_mojibake
-from datasets_scripts.meld import MELD_EMOTIONS, MeldBuilder, flatten_dialogues, meld_features
+from datasets_scripts.meld import MELD_CSV_COLUMNS, MeldBuilder, flatten_dialogues, meld_features
+from datasets_scripts.schema import dialogue_label_names
+from examples import build_dataset
+from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_MELD_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "meld"
-HEADER = ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID", "Season",
-          "Episode", "StartTime", "EndTime"]  # fmt: skip
-
-sys.path.insert(0, str(REPO_ROOT / "examples"))
-import build_dataset  # noqa: E402
+HEADER = ["Sr No.", *MELD_CSV_COLUMNS]
 
 
 def write_meld_csv(path: Path, rows: list[tuple], header: list[str] = HEADER) -> Path:
@@ -103,7 +102,8 @@ def test_real_meld_text_counts_and_defects(tmp_path):
     assert not any("â€" in text or "\x92" in text for text in texts)
 
     first = dataset["train"][0]
-    assert (first["dialogue_id"], first["split"]) == (0, "train")
+    assert (first["dialogue_id"], first["dialogue_name"], first["split"]) == (0, "dia0", "train")
+    assert dialogue_label_names(dataset) == list(MELD_EMOTIONS)
     utterance = first["utterances"][0]
     assert utterance["text"] == "also I was the point person on my company’s transition from the KL-5 to GR-6 system."
     assert utterance["speaker"] == "Chandler"
@@ -118,8 +118,15 @@ def test_real_meld_text_counts_and_defects(tmp_path):
     # Class histogram of the MELD README ("Dataset Distribution", train column).
     emotions = [u["emotion"] for row in dataset["train"] for u in row["utterances"]]
     histogram = {name: emotions.count(index) for index, name in enumerate(MELD_EMOTIONS)}
-    assert histogram == {"neutral": 4710, "surprise": 1205, "fear": 268, "sadness": 683, "joy": 1743,
-                         "disgust": 271, "anger": 1109}  # fmt: skip
+    assert histogram == {
+        "neutral": 4710,
+        "surprise": 1205,
+        "fear": 268,
+        "sadness": 683,
+        "joy": 1743,
+        "disgust": 271,
+        "anger": 1109,
+    }
 
 
 def test_raw_tiny_layout(tiny_meld_dir, tmp_path):
@@ -178,11 +185,11 @@ def test_flatten_dialogues(tiny_meld_dir, tmp_path):
     _, dataset = build("raw", tmp_path / "cache", data_dir=str(tiny_meld_dir))
     flat = flatten_dialogues(dataset["train"])
     assert flat.num_rows == 5
-    assert flat.column_names[:3] == ["dialogue_id", "split", "utterance_index"]
+    assert flat.column_names[:4] == ["dialogue_id", "dialogue_name", "split", "utterance_index"]
     assert flat["dialogue_id"] == [0, 0, 0, 2, 2]
     assert flat["utterance_index"] == [0, 1, 2, 0, 1]
     assert flat.features["video"] == datasets.Video(decode=False)
-    assert flat.features["emotion"].names == MELD_EMOTIONS
+    assert flat.features["emotion"].names == list(MELD_EMOTIONS)
     assert flat[4]["has_video"] is False
     assert set(flatten_dialogues(dataset)) == {"train", "validation", "test"}
 
@@ -210,9 +217,12 @@ def test_download_path_with_local_archives(tiny_meld_dir, tmp_path):
     with tarfile.open(raw_tarball, "w:gz") as tar:
         tar.add(staging, arcname="MELD.Raw")
     builder, dataset = build(
-        "raw", tmp_path / "cache", csv_base_url=str(tiny_meld_dir), raw_url=str(raw_tarball),
+        "raw",
+        tmp_path / "cache",
+        csv_base_url=str(tiny_meld_dir),
+        raw_url=str(raw_tarball),
         splits=("train", "validation"),
-    )  # fmt: skip
+    )
     assert builder.build_report["totals"]["missing_clips"] == 1
     path = dataset["train"][0]["utterances"][0]["video"]["path"]
     assert Path(path).is_file() and path.endswith("train_splits/dia0_utt0.mp4")
@@ -254,18 +264,34 @@ def test_errors_name_what_is_wrong(tiny_meld_dir, tmp_path):
         MeldBuilder(config_name="text", data_dir=str(tiny_meld_dir), splits=("dev",))
 
 
+def raw_meld_argv(data_dir: Path, tmp_path: Path, *extra) -> list[str]:
+    return [
+        "meld",
+        "--config",
+        "raw",
+        "--data_dir",
+        str(data_dir),
+        "--cache_dir",
+        str(tmp_path / "cache"),
+        *map(str, extra),
+    ]
+
+
 def test_cli_end_to_end_writes_outputs_atomically(tiny_meld_dir, tmp_path, capsys):
     out, pq, report_json = tmp_path / "out", tmp_path / "pq", tmp_path / "reports" / "meld.json"
-    argv = ["meld", "--config", "raw", "--data_dir", str(tiny_meld_dir), "--cache_dir", str(tmp_path / "cache"),
-            "--output_dir", str(out), "--parquet_dir", str(pq), "--report_json", str(report_json)]  # fmt: skip
+    argv = raw_meld_argv(
+        tiny_meld_dir, tmp_path, "--output_dir", out, "--parquet_dir", pq, "--report_json", report_json
+    )
     with patch.object(sys, "argv", ["build_dataset.py", *argv]):
         result = build_dataset.main()
     printed = capsys.readouterr().out
     assert "validation" in printed and "surprise" in printed and "missing_clips" in printed
     assert result["statistics"]["train"] == {
-        "dialogues": 2, "utterances": 5,
+        "dialogues": 2,
+        "utterances": 5,
+        "media": {"video": 4},
         "emotions": {"neutral": 1, "surprise": 1, "fear": 0, "sadness": 1, "joy": 1, "disgust": 0, "anger": 1},
-    }  # fmt: skip
+    }
     assert json.loads(report_json.read_text())["totals"]["missing_clips"] == 1
 
     # save_to_disk output: media embedded, reloadable.
@@ -281,36 +307,42 @@ def test_cli_end_to_end_writes_outputs_atomically(tiny_meld_dir, tmp_path, capsy
     assert not [path.name for path in tmp_path.iterdir() if ".tmp-" in path.name]
 
     # An existing output is not touched without --overwrite.
-    with pytest.raises(SystemExit):
+    with pytest.raises(FileExistsError, match="--overwrite"):
         build_dataset.main(argv)
-    # A crash while writing leaves neither a half-written folder nor temporary folders behind.
-    shutil.rmtree(pq)
+    # A crash while writing one output leaves every output as it was, and no temporary folder behind.
+    before = {path: path.read_bytes() for path in [*out.rglob("*"), *pq.rglob("*")] if path.is_file()}
     with (
-        patch.object(build_dataset, "export_parquet", side_effect=RuntimeError("disk full")),
-        pytest.raises(RuntimeError, match="disk full"),
+        patch.object(build_dataset, "export_parquet", side_effect=RuntimeError("crash")),
+        pytest.raises(RuntimeError, match="crash"),
     ):
         build_dataset.main([*argv, "--overwrite"])
-    assert not pq.exists()
+    assert {path: path.read_bytes() for path in [*out.rglob("*"), *pq.rglob("*")] if path.is_file()} == before
     assert not [path.name for path in tmp_path.iterdir() if ".tmp-" in path.name or ".old-" in path.name]
-    assert (out / "dataset_dict.json").is_file()  # replaced atomically by the --overwrite run, still complete
 
 
 def test_cli_parquet_embed_media_and_push(tiny_meld_dir, tmp_path):
     pq = tmp_path / "pq"
-    argv = ["meld", "--config", "raw", "--data_dir", str(tiny_meld_dir), "--cache_dir", str(tmp_path / "cache"),
-            "--parquet_dir", str(pq), "--embed_media", "--push_to_hub", "me/meld-tiny"]  # fmt: skip
+    argv = raw_meld_argv(
+        tiny_meld_dir, tmp_path, "--parquet_dir", pq, "--embed_media", "--push_to_hub", "me/meld-tiny"
+    )
     fake_card = MagicMock()
     fake_card.data = {}
-    with patch.object(datasets.DatasetDict, "push_to_hub") as push, \
-            patch("huggingface_hub.DatasetCard.load", return_value=fake_card):  # fmt: skip
+    with (
+        patch.object(datasets.DatasetDict, "push_to_hub") as push,
+        patch("huggingface_hub.DatasetCard.load", return_value=fake_card),
+    ):
         build_dataset.main(argv)
     push.assert_called_once()
     assert push.call_args.args[0] == "me/meld-tiny" and push.call_args.kwargs["embed_external_files"] is True
+    assert "token" not in push.call_args.kwargs  # the token comes from HF_TOKEN or `hf auth login`
+    # A text-only dataset is not tagged multimodal; this one has clips.
+    assert fake_card.data["tags"] == ["emotion-recognition-in-conversation", "multimodal", "m2fnet"]
     assert fake_card.data["license"] == "gpl-3.0" and "configs" not in fake_card.data
     assert "## Build report" in fake_card.text and "@inproceedings{poria" in fake_card.text
     fake_card.push_to_hub.assert_called_once()
 
-    reloaded = datasets.load_dataset("parquet", data_files={"train": str(pq / "train.parquet")},
-                                     cache_dir=str(tmp_path / "pq_cache"))  # fmt: skip
+    reloaded = datasets.load_dataset(
+        "parquet", data_files={"train": str(pq / "train.parquet")}, cache_dir=str(tmp_path / "pq_cache")
+    )
     video = reloaded["train"][0]["utterances"][0]["video"]
     assert video["bytes"] == (tiny_meld_dir / "train_splits" / "dia0_utt0.mp4").read_bytes()
