@@ -130,15 +130,9 @@ def label_names_from_dataset(dataset_dir: str | Path) -> list[str]:
     """The emotion names of a dataset built by `examples/build_dataset.py` (its `emotion` `ClassLabel`)."""
     import datasets
 
-    dataset = datasets.load_from_disk(str(dataset_dir))
-    split = next(iter(dataset.values())) if isinstance(dataset, datasets.DatasetDict) else dataset
-    feature = split.features.get("utterances")
-    emotion = feature.feature.get("emotion") if feature is not None else None
-    if not isinstance(emotion, datasets.ClassLabel):
-        raise ValueError(
-            f"{dataset_dir} has no `emotion` ClassLabel in its `utterances`: build it with build_dataset.py."
-        )
-    return list(emotion.names)
+    from datasets_scripts.schema import dialogue_label_names
+
+    return dialogue_label_names(datasets.load_from_disk(str(dataset_dir)))
 
 
 def _is_ignored_text_key(key: str) -> bool:
@@ -296,16 +290,40 @@ def _text_encoder_config(text_encoder: str) -> tuple[str, Any, dict]:
     return text_encoder, text_config, info
 
 
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
+
+
+def load_tokenizer(text_encoder: str):
+    """
+    The tokenizer saved with a text encoder (folder or Hub id). A local folder without tokenizer files is an error
+    naming it: transformers would otherwise build an empty tokenizer of the model's type.
+    """
+    folder = Path(text_encoder).expanduser()
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ValueError(
+            f"{text_encoder!r} has no usable tokenizer (none of {', '.join(TOKENIZER_FILES)}); save the encoder's "
+            "tokenizer next to it (`tokenizer.save_pretrained(folder)`)."
+        )
+    try:
+        return AutoTokenizer.from_pretrained(text_encoder)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"{text_encoder!r} has no usable tokenizer: {error}") from error
+
+
 def _load_tokenizer(text_encoder: str | None, tokenizer, config: M2FNetConfig):
     if tokenizer is None:
         if text_encoder is None:
             raise ValueError(
                 "The processor needs a tokenizer: pass `text_encoder` (its tokenizer is used) or `tokenizer`."
             )
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(text_encoder)
-        except (OSError, ValueError, TypeError) as error:
-            raise ValueError(f"{text_encoder!r} has no usable tokenizer: {error}") from error
+        tokenizer = load_tokenizer(text_encoder)
     vocab_size = getattr(config.text_config, "vocab_size", None)
     if "text" in config.modalities and vocab_size is not None and len(tokenizer) > vocab_size:
         raise ValueError(
@@ -478,6 +496,7 @@ __all__ = [
     "check_model_source",
     "detect_text_pooling",
     "label_names_from_dataset",
+    "load_tokenizer",
     "load_text_encoder_weights",
     "read_text_encoder_info",
     "save_m2fnet",

@@ -33,6 +33,7 @@ import datasets
 import numpy as np
 import torch
 
+from datasets_scripts.schema import dialogue_label_names
 from modeling_m2fnet.configuration_m2fnet import MODALITIES
 
 from .collators import EMBED_COLUMNS, M2FNetDialogueCollator, M2FNetEmbeddingCollator, dialogue_to_conversation
@@ -106,9 +107,8 @@ class DataSource:
         return "the builders' schema (one row per dialogue with an `utterances` list, examples/build_dataset.py)"
 
     def label_names(self) -> list[str] | None:
-        """The class names the data stores (its `ClassLabel`), or None when only bare ids are known."""
-        feature = next(iter(self.load().values())).features["utterances"].feature.get("emotion")
-        return list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
+        """The class names the data stores (its `emotion` `ClassLabel`)."""
+        return dialogue_label_names(self.load())
 
     def train_labels(self, split: str) -> np.ndarray:
         """Every utterance label of `split` (-1 / -100 for unlabelled ones), in data class ids."""

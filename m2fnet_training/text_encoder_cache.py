@@ -229,7 +229,7 @@ def build_lower_layer_cache(
     root = Path(cache_root) / cache_key(encoder, tokenizer, dtype, token_ids)
     folder = root / f"layer-{first_layer:02d}"
     folder.mkdir(parents=True, exist_ok=True)
-    start = max([layer for layer in _complete_layers(root) if layer <= first_layer], default=0)
+    start = max([layer for layer in _complete_layers(root) if layer < first_layer], default=0)
     was_training = encoder.training
     encoder.eval()
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -36,8 +36,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+
+from datasets_scripts.schema import dialogue_label_names
 
 from .arguments import TrainingLoopArguments, set_up_run
 from .checkpointing import (
@@ -55,6 +57,7 @@ from .collators import dialogue_to_conversation
 from .evaluation import evaluate_model, format_metrics_table, load_metric, machine_info, plot_history
 from .io_utils import write_json
 from .loop import LoopSettings, plan_steps, run_training_loop
+from .model_building import load_tokenizer
 from .optim import build_optimizer, build_scheduler, inverse_frequency_weights
 from .samplers import LengthGroupedBatchSampler
 from .text_encoder_cache import (
@@ -191,13 +194,7 @@ def load_text_encoder(name_or_path: str) -> tuple[nn.Module, Any]:
         config = AutoConfig.from_pretrained(name_or_path)
     except (OSError, ValueError) as error:
         raise ValueError(f"{name_or_path!r} is not a transformers model: {error}") from error
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError, TypeError) as error:
-        raise ValueError(
-            f"{name_or_path!r} has no usable tokenizer ({error}); save the tokenizer next to the model "
-            "(`tokenizer.save_pretrained(folder)`)."
-        ) from error
+    tokenizer = load_tokenizer(name_or_path)
     try:
         encoder = AutoModel.from_pretrained(name_or_path, config=config, add_pooling_layer=False, use_safetensors=True)
     except TypeError:  # encoders without a pooler do not take the argument
@@ -254,16 +251,6 @@ class UtteranceSplit:
     @property
     def lengths(self) -> list[int]:
         return [len(ids) for ids in self.token_ids]
-
-
-def dialogue_label_names(raw: datasets.DatasetDict) -> list[str]:
-    """Emotion names of a dataset in the builders' schema (its `emotion` `ClassLabel`)."""
-    feature = next(iter(raw.values())).features["utterances"].feature.get("emotion")
-    if not isinstance(feature, datasets.ClassLabel):
-        raise ValueError(
-            "The dataset's `emotion` column is not a ClassLabel: rebuild it with examples/build_dataset.py."
-        )
-    return list(feature.names)
 
 
 def encode_split(split: datasets.Dataset, processor, limit: int | None = None) -> UtteranceSplit:
@@ -384,7 +371,10 @@ def load_text_encoder_weights(model: UtteranceClassifier, folder: Path) -> None:
 def _dataloader(dataset: UtteranceDataset, batch_size: int, seed: int, shuffle: bool, group_by_length: bool):
     lengths = dataset.split.lengths if (group_by_length or not shuffle) else [0] * len(dataset)
     sampler = LengthGroupedBatchSampler(lengths, batch_size, seed=seed, shuffle=shuffle)
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=dataset.collate)
+    # The generator only seeds worker processes: creating an iterator then draws nothing from the global RNG, whose
+    # state (dropout) a resumed run must replay exactly.
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=dataset.collate, generator=generator)
 
 
 def _encoder_info(model_args: TextEncoderArguments, processor, label_names, base_model, results=None) -> dict:

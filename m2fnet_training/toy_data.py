@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import datasets
 
+from datasets_scripts.schema import dialogue_features
 from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS
 
 from .tiny_model import train_tiny_tokenizer
@@ -215,23 +216,9 @@ TOY_MEDIA_CUES = {"audio": ("surprise", "fear"), "visual": ("anger", "disgust")}
 
 def toy_features(multimodal: bool = True) -> datasets.Features:
     """The schema of the toy dataset: the builders' row-per-dialogue layout, MELD's emotions, toy embeddings."""
-    utterance = {
-        "utterance_id": datasets.Value("int32"),
-        "speaker": datasets.Value("string"),
-        "text": datasets.Value("string"),
-        "emotion": datasets.ClassLabel(names=list(MELD_EMOTIONS)),
-    }
-    if multimodal:
-        utterance["audio_embedding"] = datasets.List(datasets.Value("float32"))
-        utterance["visual_embedding"] = datasets.List(datasets.Value("float32"))
-    return datasets.Features(
-        {
-            "dialogue_id": datasets.Value("int32"),
-            "dialogue_name": datasets.Value("string"),
-            "split": datasets.Value("string"),
-            "utterances": datasets.List(utterance),
-        }
-    )
+    embedding = datasets.List(datasets.Value("float32"))
+    fields = {"audio_embedding": embedding, "visual_embedding": embedding} if multimodal else None
+    return dialogue_features(MELD_EMOTIONS, utterance_fields=fields)
 
 
 def toy_prototypes(config: "ToyDataConfig") -> dict[str, dict[str, list[float]]]:
