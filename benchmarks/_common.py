@@ -27,13 +27,10 @@ from pathlib import Path
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # `python benchmarks/bench_*.py` from a clone, without `pip install -e .`
-    sys.path.insert(0, str(REPO_ROOT))
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 MEDIA_DIR = REPO_ROOT / "outputs" / "benchmark_media"  # `outputs/` is git-ignored
 LOCAL_MODELS = REPO_ROOT / "local_models"
-MELD_DIR = REPO_ROOT.parent / "shared" / "data" / "meld"
 
 # Ten MELD-like lines (Friends-style, 7 to 14 words): espeak-ng speaks each in about 2.5 to 3.5 s, MELD's average.
 SENTENCES = (
@@ -119,8 +116,9 @@ def describe(machine: dict) -> str:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def time_call(function: Callable[[], object], repeats: int, warmup: int = 1, min_repeats: int = 1,
-              budget_s: float | None = None) -> dict:  # fmt: skip
+def time_call(
+    function: Callable[[], object], repeats: int, warmup: int = 1, min_repeats: int = 1, budget_s: float | None = None
+) -> dict:
     """
     Runs `function` `warmup` times untimed, then up to `repeats` times timed (stopping early, after `min_repeats`,
     once `budget_s` seconds are spent). Returns the median, min, max and all timings in seconds.
@@ -203,8 +201,9 @@ def generate_speech(index: int, media_dir: Path = MEDIA_DIR) -> Path:
     return path
 
 
-def generate_face_video(width: int, height: int, speech: Path, duration_s: float = 3.0,
-                        media_dir: Path = MEDIA_DIR) -> Path:  # fmt: skip
+def generate_face_video(
+    width: int, height: int, speech: Path, duration_s: float = 3.0, media_dir: Path = MEDIA_DIR
+) -> Path:
     """
     A `duration_s`-long, 25 fps H.264 mp4 of `width` x `height` with `speech` as its AAC audio track: scikit-image's
     astronaut portrait (one frontal face), slowly zooming, centred on a grey 16:9 background, as a MELD clip frames a
@@ -221,14 +220,13 @@ def generate_face_video(width: int, height: int, speech: Path, duration_s: float
 
         Image.fromarray(astronaut()).save(image)
     side = height  # the 512 x 512 portrait fills the frame's height
-    _run([
-        _require("ffmpeg"), "-y", "-loglevel", "error",
-        "-loop", "1", "-framerate", "25", "-i", str(image), "-i", str(speech),
-        "-vf", (f"scale={side}:{side},zoompan=z='1+0.002*on':d=1:s={side}x{side}:fps=25,"
-                f"pad={width}:{height}:(ow-iw)/2:0:color=gray,format=yuv420p"),
-        "-t", f"{duration_s}", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-af", "apad",
-        str(path),
-    ])  # fmt: skip
+    video_filter = (
+        f"scale={side}:{side},zoompan=z='1+0.002*on':d=1:s={side}x{side}:fps=25,"
+        f"pad={width}:{height}:(ow-iw)/2:0:color=gray,format=yuv420p"
+    )
+    inputs = ["-loop", "1", "-framerate", "25", "-i", str(image), "-i", str(speech)]
+    encoding = ["-t", f"{duration_s}", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-af", "apad"]
+    _run([_require("ffmpeg"), "-y", "-loglevel", "error", *inputs, "-vf", video_filter, *encoding, str(path)])
     return path
 
 
@@ -243,10 +241,8 @@ def export_package(revision: str, target_dir: str | os.PathLike, package_name: s
     `git ls-tree` and `git show`) and returns that folder. The package uses relative imports only (it is the
     `trust_remote_code` payload), so it imports under another name beside the working tree's `modeling_m2fnet`.
     """
-    names = subprocess.run(
-        ["git", "ls-tree", "--name-only", f"{revision}:modeling_m2fnet"],
-        cwd=REPO_ROOT, check=True, capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
+    command = ["git", "ls-tree", "--name-only", f"{revision}:modeling_m2fnet"]
+    names = subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, text=True).stdout.split()
     package = Path(target_dir) / package_name
     package.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -261,9 +257,15 @@ def export_package(revision: str, target_dir: str | os.PathLike, package_name: s
 
 def import_package(package_dir: str | os.PathLike):
     """Imports the package folder `package_dir` (made by `export_package`) under its folder name."""
-    import importlib
+    import importlib.util
 
     package_dir = Path(package_dir)
-    if str(package_dir.parent) not in sys.path:
-        sys.path.insert(0, str(package_dir.parent))
-    return importlib.import_module(package_dir.name)
+    if package_dir.name in sys.modules:
+        return sys.modules[package_dir.name]
+    spec = importlib.util.spec_from_file_location(
+        package_dir.name, package_dir / "__init__.py", submodule_search_locations=[str(package_dir)]
+    )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[package_dir.name] = package  # its relative imports resolve through this entry
+    spec.loader.exec_module(package)
+    return package

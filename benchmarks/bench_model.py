@@ -30,14 +30,10 @@ The ratio (c) / (a) is the cost of M2FNet's dialogue level relative to its text 
 
 import argparse
 import resource
-import sys
 import time
 from functools import partial
-from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     LOCAL_MODELS,
     SENTENCES,
     SPEAKERS,
@@ -52,9 +48,19 @@ from _common import (  # noqa: E402
 )
 
 
-ROBERTA_BASE = {"model_type": "roberta", "vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": 12,
-                "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 514,
-                "type_vocab_size": 1, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}  # fmt: skip
+ROBERTA_BASE = {
+    "model_type": "roberta",
+    "vocab_size": 50265,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "max_position_embeddings": 514,
+    "type_vocab_size": 1,
+    "pad_token_id": 1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+}
 
 
 def peak_rss_mib() -> float:
@@ -95,138 +101,169 @@ def tile_utterances(batch: dict, num_utterances: int) -> dict:
     return {key: value[:, index] for key, value in batch.items()}
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="N in (1, 4), one repeat of (b): a smoke check.")
-    parser.add_argument("--utterances", type=int, nargs="+", default=None,
-                        help="Conversation lengths N (default 1 2 4 8 16 32 64).")  # fmt: skip
+    parser.add_argument("--utterances", type=int, nargs="+", default=None, help="Lengths N (1 2 4 8 16 32 64).")
     parser.add_argument("--repeats", type=int, default=None, help="Timed repeats of (a) and (c) (default 5).")
     parser.add_argument("--full_repeats", type=int, default=1, help="Timed repeats of (b) (default 1).")
-    parser.add_argument("--full_budget_s", type=float, default=300.0,
-                        help="Seconds allowed for (b); longer conversations are skipped (and marked) past it.")  # fmt: skip
+    parser.add_argument(
+        "--full_budget_s", type=float, default=300.0, help="Seconds for (b); longer conversations are skipped."
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice).")
     parser.add_argument("--output_dir", default=None, help="Where to write model.json (default benchmarks/results).")
     parser.add_argument("--name", default="model", help="Name of the JSON file (without .json).")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    set_threads(args.threads)
-    import torch
 
-    from modeling_m2fnet import (
-        M2FNetConfig,
-        M2FNetFeatureExtractor,
-        M2FNetForEmotionRecognition,
-        M2FNetImageProcessor,
-        M2FNetProcessor,
-    )
+def dialogue_parameters(model) -> int:
+    extractors = ("m2fnet.text_model.", "m2fnet.audio_model.", "m2fnet.visual_model.")
+    return sum(p.numel() for name, p in model.named_parameters() if not name.startswith(extractors))
 
-    machine = machine_description()
-    print(describe(machine), flush=True)
-    sizes = args.utterances or ([1, 4] if args.quick else [1, 2, 4, 8, 16, 32, 64])
-    repeats = args.repeats or (2 if args.quick else 5)
-    full_repeats = args.full_repeats
-    torch.manual_seed(0)
 
-    backbone, tokenizer, backbone_name, pooling = load_text_backbone()
+def build_models(backbone, pooling: str) -> tuple:
+    """The paper-default M2FNet around `backbone`, and a dialogue level of RoBERTa-large's width (D_T = 1024)."""
+    from modeling_m2fnet import M2FNetConfig, M2FNetForEmotionRecognition
+
     config = M2FNetConfig(text_config=backbone.config.to_dict(), text_pooling=pooling)  # paper-default rest
     model = M2FNetForEmotionRecognition(config).eval()
     model.m2fnet.text_model.load_state_dict(backbone.state_dict(), strict=False)
-    roberta_large_width = M2FNetForEmotionRecognition(M2FNetConfig(
-        text_config={"model_type": "roberta", "hidden_size": 1024, "num_hidden_layers": 1, "num_attention_heads": 16,
-                     "intermediate_size": 64, "vocab_size": 64},  # unused: only its width matters for (c)
-        audio_config={"encoder_config": {"model_type": "resnet", "depths": [1], "hidden_sizes": [8],
-                                         "embedding_size": 8}},
-        visual_config={"encoder_config": {"model_type": "resnet", "depths": [1], "hidden_sizes": [8],
-                                          "embedding_size": 8}},
-    )).eval()  # fmt: skip
-
-    def dialogue_parameters(m) -> int:
-        extractors = ("m2fnet.text_model.", "m2fnet.audio_model.", "m2fnet.visual_model.")
-        return sum(p.numel() for name, p in m.named_parameters() if not name.startswith(extractors))
-
+    tiny_encoder = {"model_type": "resnet", "depths": [1], "hidden_sizes": [8], "embedding_size": 8}
+    # The text encoder is unused: only its width matters for (c).
+    wide_text = {"model_type": "roberta", "hidden_size": 1024, "num_hidden_layers": 1, "num_attention_heads": 16}
+    wide_text.update(intermediate_size=64, vocab_size=64)
+    wide_config = M2FNetConfig(
+        text_config=wide_text,
+        audio_config={"encoder_config": tiny_encoder},
+        visual_config={"encoder_config": tiny_encoder},
+    )
+    wide = M2FNetForEmotionRecognition(wide_config).eval()
     parameters = {
         "text_backbone": sum(p.numel() for p in backbone.parameters()),
         "audio_extractor": sum(p.numel() for p in model.m2fnet.audio_model.parameters()),
         "visual_extractor": sum(p.numel() for p in model.m2fnet.visual_model.parameters()),
         "dialogue_level_768": dialogue_parameters(model),
-        "dialogue_level_1024": dialogue_parameters(roberta_large_width),
+        "dialogue_level_1024": dialogue_parameters(wide),
     }
-    print(f"parameters: {parameters}", flush=True)
+    return model, wide, parameters
 
-    # Media inputs: three real utterances (mp4 with face + AAC speech) through the processor, tiled to N.
+
+def media_batch(tokenizer) -> dict:
+    """Three real utterances (mp4 with a face and AAC speech) through the processor, without the text keys."""
+    from modeling_m2fnet import M2FNetFeatureExtractor, M2FNetImageProcessor, M2FNetProcessor
+
     speech = [generate_speech(index) for index in range(3)]
     videos = [generate_face_video(640, 360, path) for path in speech]
     processor = M2FNetProcessor(tokenizer, M2FNetFeatureExtractor(), M2FNetImageProcessor())
     media = processor(conversations=[conversation(len(videos), videos)], return_tensors="pt")
-    media = {key: value for key, value in media.items() if key not in ("input_ids", "attention_mask", "labels")}
+    return {key: value for key, value in media.items() if key not in ("input_ids", "attention_mask", "labels")}
+
+
+def measure(num_utterances: int, models: dict, text: dict, media: dict, args, full_budget_left: float) -> dict:
+    """(a), (b) when it fits in the budget (extrapolated from `args.last_per_utterance_s`), (c) for one length N."""
+    import torch
+
+    model, wide, backbone = models["model"], models["wide"], models["backbone"]
+    repeats = args.repeats or (2 if args.quick else 5)
+    input_ids, attention_mask = text["input_ids"][0], text["attention_mask"][0]
+    raw = {**tile_utterances(media, num_utterances), "input_ids": text["input_ids"]}
+    raw["attention_mask"] = text["attention_mask"]
+    config = model.config
+    embeds = {f"{m}_embeds": torch.randn(1, num_utterances, config.embed_dim(m)) for m in ("text", "audio", "visual")}
+    embeds.update(utterance_mask=raw["utterance_mask"], modality_mask=raw["modality_mask"])
+    embeds_1024 = {**embeds, "text_embeds": torch.randn(1, num_utterances, 1024)}
+    with torch.inference_mode():
+        backbone_call = partial(backbone, input_ids=input_ids, attention_mask=attention_mask)
+        backbone_time = time_call(backbone_call, repeats=repeats, warmup=1, budget_s=30)
+        dialogue_time = time_call(partial(model, **embeds), repeats=2 * repeats, warmup=1, budget_s=20)
+        dialogue_1024_time = time_call(partial(wide, **embeds_1024), repeats=2 * repeats, warmup=1, budget_s=20)
+        full_time, start = None, time.perf_counter()
+        # (b) grows linearly with N: skip the lengths that would not fit in the budget.
+        if args.last_per_utterance_s * num_utterances * args.full_repeats <= full_budget_left:
+            warmup = 1 if args.last_per_utterance_s == 0 else 0
+            full_time = time_call(partial(model, **raw), repeats=args.full_repeats, warmup=warmup)
+        full_seconds = time.perf_counter() - start
+    return {
+        "num_utterances": num_utterances,
+        "text_tokens_per_utterance": int(attention_mask.shape[-1]),
+        "text_real_tokens_mean": float(attention_mask.sum(-1).float().mean()),
+        "text_backbone": backbone_time,
+        "full_model": full_time,
+        "dialogue_level": dialogue_time,
+        "dialogue_level_d1024": dialogue_1024_time,
+        "dialogue_over_backbone": dialogue_time["median_s"] / backbone_time["median_s"],
+        "peak_rss_mib_so_far": peak_rss_mib(),
+        "full_model_seconds_spent": full_seconds,
+    }
+
+
+def table_row(result: dict) -> list:
+    full = result["full_model"]
+    return [
+        result["num_utterances"],
+        f"{result['text_backbone']['median_s'] * 1e3:.1f}",
+        f"{full['median_s'] * 1e3:.0f}" if full else "skipped (budget)",
+        f"{result['dialogue_level']['median_s'] * 1e3:.2f}",
+        f"{result['dialogue_level_d1024']['median_s'] * 1e3:.2f}",
+        f"{100 * result['dialogue_over_backbone']:.1f} %",
+        f"{result['peak_rss_mib_so_far']:.0f}",
+    ]
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    set_threads(args.threads)
+    import torch
+
+    from modeling_m2fnet import M2FNetFeatureExtractor, M2FNetImageProcessor, M2FNetProcessor
+
+    machine = machine_description()
+    print(describe(machine), flush=True)
+    sizes = args.utterances or ([1, 4] if args.quick else [1, 2, 4, 8, 16, 32, 64])
+    torch.manual_seed(0)
+    backbone, tokenizer, backbone_name, pooling = load_text_backbone()
+    model, wide, parameters = build_models(backbone, pooling)
+    print(f"parameters: {parameters}", flush=True)
+    media = media_batch(tokenizer)
     text_processor = M2FNetProcessor(tokenizer, M2FNetFeatureExtractor(), M2FNetImageProcessor(), modalities=["text"])
 
-    rows, results = [], []
-    full_spent = 0.0
+    models = {"model": model, "wide": wide, "backbone": backbone}
+    rows, results, full_spent = [], [], 0.0
+    args.last_per_utterance_s = 0.0
     for num_utterances in sizes:
         text = text_processor(conversations=[conversation(num_utterances)], return_tensors="pt")
-        input_ids, attention_mask = text["input_ids"][0], text["attention_mask"][0]
-        raw = {**tile_utterances(media, num_utterances), "input_ids": text["input_ids"],
-               "attention_mask": text["attention_mask"]}  # fmt: skip
-        embeds = {"text_embeds": torch.randn(1, num_utterances, config.text_embed_dim),
-                  "audio_embeds": torch.randn(1, num_utterances, config.audio_embed_dim),
-                  "visual_embeds": torch.randn(1, num_utterances, config.visual_embed_dim),
-                  "utterance_mask": raw["utterance_mask"], "modality_mask": raw["modality_mask"]}  # fmt: skip
-        embeds_1024 = {**embeds, "text_embeds": torch.randn(1, num_utterances, 1024)}
-        with torch.inference_mode():
-            backbone_time = time_call(partial(backbone, input_ids=input_ids, attention_mask=attention_mask),
-                                      repeats=repeats, warmup=1, budget_s=30)  # fmt: skip
-            dialogue_time = time_call(partial(model, **embeds), repeats=2 * repeats, warmup=1, budget_s=20)
-            dialogue_1024_time = time_call(partial(roberta_large_width, **embeds_1024), repeats=2 * repeats,
-                                           warmup=1, budget_s=20)  # fmt: skip
-            full_time = None
-            # (b) grows linearly with N: skip the lengths that would not fit in the budget (extrapolated).
-            last = results[-1]["full_model"] if results and results[-1]["full_model"] else None
-            per_utterance = last["median_s"] / results[-1]["num_utterances"] if last else 0.0
-            projected = per_utterance * num_utterances * full_repeats
-            if full_spent + projected <= args.full_budget_s:
-                start = time.perf_counter()
-                full_time = time_call(partial(model, **raw), repeats=full_repeats, warmup=1 if not results else 0)
-                full_spent += time.perf_counter() - start
-        ratio = dialogue_time["median_s"] / backbone_time["median_s"]
-        result = {
-            "num_utterances": num_utterances,
-            "text_tokens_per_utterance": int(attention_mask.shape[-1]),
-            "text_real_tokens_mean": float(attention_mask.sum(-1).float().mean()),
-            "text_backbone": backbone_time,
-            "full_model": full_time,
-            "dialogue_level": dialogue_time,
-            "dialogue_level_d1024": dialogue_1024_time,
-            "dialogue_over_backbone": ratio,
-            "peak_rss_mib_so_far": peak_rss_mib(),
-        }
+        result = measure(num_utterances, models, text, media, args, args.full_budget_s - full_spent)
+        full_spent += result["full_model_seconds_spent"]
+        if result["full_model"]:
+            args.last_per_utterance_s = result["full_model"]["median_s"] / num_utterances
         results.append(result)
-        full_ms = f"{full_time['median_s'] * 1e3:.0f}" if full_time else "skipped (budget)"
-        row = [num_utterances, f"{backbone_time['median_s'] * 1e3:.1f}", full_ms,
-               f"{dialogue_time['median_s'] * 1e3:.2f}", f"{dialogue_1024_time['median_s'] * 1e3:.2f}",
-               f"{100 * ratio:.1f} %", f"{peak_rss_mib():.0f}"]  # fmt: skip
-        rows.append(row)
-        print("  N=" + " | ".join(str(value) for value in row), flush=True)
+        rows.append(table_row(result))
+        print("  N=" + " | ".join(str(value) for value in rows[-1]), flush=True)
 
-    headers = ["N utterances", "(a) text backbone ms", "(b) full M2FNet ms", "(c) dialogue level ms (D_T 768)",
-               "(c) D_T 1024 ms", "(c) / (a)", "peak RSS MiB"]  # fmt: skip
-    print()
-    print(f"Inference per conversation (text backbone: {backbone_name}; batch of one conversation)")
+    headers = ["N utterances", "(a) text backbone ms", "(b) full M2FNet ms", "(c) dialogue level ms (D_T 768)"]
+    headers += ["(c) D_T 1024 ms", "(c) / (a)", "peak RSS MiB"]
+    print(f"\nInference per conversation (text backbone: {backbone_name}; batch of one conversation)")
     print(format_table(headers, rows))
 
+    settings = {"text_backbone": backbone_name, "text_pooling": pooling, "num_frames": 15, "frame_size": 224}
+    settings.update(
+        face_size=112,
+        faces_per_frame=int(media["face_mask"].sum() / media["face_mask"].numel()),
+        spectrogram_frames=int(media["input_features"].shape[-1]),
+        num_hidden_layers=1,
+        num_fusion_layers=5,
+        attn_implementation=model.config._attn_implementation,
+        **{f"{m}_embed_dim": model.config.embed_dim(m) for m in ("text", "audio", "visual")},
+    )
     payload = {
         "benchmark": "model",
         "command": "python benchmarks/bench_model.py" + (" --quick" if args.quick else ""),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": machine,
-        "settings": {"text_backbone": backbone_name, "text_pooling": pooling, "num_frames": 15, "frame_size": 224,
-                     "face_size": 112, "faces_per_frame": int(media["face_mask"].sum() / media["face_mask"].numel()),
-                     "spectrogram_frames": int(media["input_features"].shape[-1]), "num_hidden_layers": 1,
-                     "num_fusion_layers": 5, "text_embed_dim": config.text_embed_dim,
-                     "audio_embed_dim": config.audio_embed_dim, "visual_embed_dim": config.visual_embed_dim},
+        "settings": settings,
         "parameters": parameters,
         "results": results,
-    }  # fmt: skip
+    }
     path = write_results(args.name, payload, args.output_dir)
     print(f"\nwrote {path}")
     return payload

@@ -24,14 +24,10 @@ all-mpnet-base-v2's from `local_models/` (or a WordPiece tokenizer trained in-pr
 """
 
 import argparse
-import sys
 import time
 from functools import partial
-from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     LOCAL_MODELS,
     SENTENCES,
     SPEAKERS,
@@ -114,30 +110,70 @@ def main(argv=None) -> dict:
     text_batch = 4 if args.quick else 16
     media_utterances = 1 if args.quick else 4
     workloads = [
-        ("text (tokenise + context)", processor(["text"]),
-         [conversation(10, offset=10 * b) for b in range(text_batch)], f"{text_batch} dialogues x 10 utterances"),
-        ("audio: wav -> log-mel", processor(["audio"]),
-         [conversation(2 * media_utterances, audio=speech)], f"espeak-ng wav, 22.05 kHz, {speech_seconds:.1f} s avg"),
-        ("audio: mp4 track -> log-mel", processor(["audio"]),
-         [conversation(2 * media_utterances, video=videos["640x360"])], "AAC track of the 3 s mp4s, 44.1 kHz"),
-    ]  # fmt: skip
+        (
+            "text (tokenise + context)",
+            processor(["text"]),
+            [conversation(10, offset=10 * b) for b in range(text_batch)],
+            f"{text_batch} dialogues x 10 utterances",
+        ),
+        (
+            "audio: wav -> log-mel",
+            processor(["audio"]),
+            [conversation(2 * media_utterances, audio=speech)],
+            f"espeak-ng wav, 22.05 kHz, {speech_seconds:.1f} s avg",
+        ),
+        (
+            "audio: mp4 track -> log-mel",
+            processor(["audio"]),
+            [conversation(2 * media_utterances, video=videos["640x360"])],
+            "AAC track of the 3 s mp4s, 44.1 kHz",
+        ),
+    ]
     for resolution, paths in videos.items():
-        workloads.append((f"video {resolution}: decode + frames + faces", processor(["visual"]),
-                          [conversation(media_utterances, video=paths)], "3 s, 25 fps H.264, one face"))  # fmt: skip
-    workloads.append(("all: text + audio (mp4 track) + video 1280x720", processor(None),
-                      [conversation(media_utterances, video=videos["1280x720"])], "audio taken from the mp4"))  # fmt: skip
+        workloads.append(
+            (
+                f"video {resolution}: decode + frames + faces",
+                processor(["visual"]),
+                [conversation(media_utterances, video=paths)],
+                "3 s, 25 fps H.264, one face",
+            )
+        )
+    workloads.append(
+        (
+            "all: text + audio (mp4 track) + video 1280x720",
+            processor(None),
+            [conversation(media_utterances, video=videos["1280x720"])],
+            "audio taken from the mp4",
+        )
+    )
 
     rows, results = [], []
     for name, proc, conversations, details in workloads:
         num_utterances = sum(len(conv) for conv in conversations)
-        timing = time_call(partial(proc, conversations=conversations, return_tensors="pt"), repeats=repeats,
-                           warmup=1, budget_s=budget)  # fmt: skip
+        timing = time_call(
+            partial(proc, conversations=conversations, return_tensors="pt"), repeats=repeats, warmup=1, budget_s=budget
+        )
         per_s = num_utterances / timing["median_s"]
-        rows.append([name, num_utterances, _ms(timing["median_s"] * 1e3 / num_utterances), f"{per_s:.1f}",
-                     timing["repeats"], details])  # fmt: skip
-        results.append({"workload": name, "utterances_per_call": num_utterances, "details": details,
-                        "utterances_per_s": per_s, "ms_per_utterance": timing["median_s"] * 1e3 / num_utterances,
-                        **timing})  # fmt: skip
+        rows.append(
+            [
+                name,
+                num_utterances,
+                _ms(timing["median_s"] * 1e3 / num_utterances),
+                f"{per_s:.1f}",
+                timing["repeats"],
+                details,
+            ]
+        )
+        results.append(
+            {
+                "workload": name,
+                "utterances_per_call": num_utterances,
+                "details": details,
+                "utterances_per_s": per_s,
+                "ms_per_utterance": timing["median_s"] * 1e3 / num_utterances,
+                **timing,
+            }
+        )
         print(f"  {name}: {per_s:.1f} utterances/s", flush=True)
 
     # Where the video time goes, per utterance: decoding + sampling, then the image processor with and without faces.
@@ -152,14 +188,21 @@ def main(argv=None) -> dict:
             ("face detection + crops + resize + normalise", partial(image_processor, frames)),
         ):
             timing = time_call(function, repeats=repeats, warmup=0 if args.quick else 1, budget_s=budget / 2)
-            stages.append({"resolution": resolution, "stage": stage, "ms_per_utterance": timing["median_s"] * 1e3,
-                           **timing})  # fmt: skip
+            stages.append(
+                {"resolution": resolution, "stage": stage, "ms_per_utterance": timing["median_s"] * 1e3, **timing}
+            )
     detector = image_processor.get_face_detector()
     for resolution, paths in videos.items():
         frames = load_video_frames(str(paths[0]), num_frames=image_processor.num_frames)
         timing = time_call(partial(_detect_all, detector, frames), repeats=repeats, warmup=0, budget_s=budget / 2)
-        stages.append({"resolution": resolution, "stage": "face detection alone (15 frames)",
-                       "ms_per_utterance": timing["median_s"] * 1e3, **timing})  # fmt: skip
+        stages.append(
+            {
+                "resolution": resolution,
+                "stage": "face detection alone (15 frames)",
+                "ms_per_utterance": timing["median_s"] * 1e3,
+                **timing,
+            }
+        )
 
     print()
     print(f"Processor throughput (tokenizer: {tokenizer_name}; default settings: 15 frames, 224 px, 112 px faces)")
@@ -174,11 +217,19 @@ def main(argv=None) -> dict:
         "command": "python benchmarks/bench_processor.py" + (" --quick" if args.quick else ""),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": machine,
-        "settings": {"num_frames": 15, "size": 224, "face_size": 112, "feature_size": 128, "tokenizer": tokenizer_name,
-                     "speech_seconds_avg": speech_seconds, "video_seconds": 3.0, "fps": 25},
+        "settings": {
+            "num_frames": 15,
+            "size": 224,
+            "face_size": 112,
+            "feature_size": 128,
+            "tokenizer": tokenizer_name,
+            "speech_seconds_avg": speech_seconds,
+            "video_seconds": 3.0,
+            "fps": 25,
+        },
         "workloads": results,
         "video_stages": stages,
-    }  # fmt: skip
+    }
     path = write_results(args.name, payload, args.output_dir)
     print(f"\nwrote {path}")
     return payload

@@ -11,22 +11,25 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Before/after timings of the performance changes, in one process: `modeling_m2fnet` at a git revision vs now.
+"""Before/after timings, in one process: `modeling_m2fnet` at earlier git revisions vs the working tree.
 
-The baseline package is exported from git (`git show`, read-only) to a temporary folder and imported under another
-name beside the working tree's `modeling_m2fnet`; both get the same inputs and weights. The two sides are timed in
-alternation, round after round (so that a change of the machine's load hits both), and the table gives the medians,
-the speed-up (baseline / current) and the largest difference between the two sides' outputs.
+Each baseline package is exported from git (`git show`, read-only) to a temporary folder and imported under another
+name beside the working tree's `modeling_m2fnet`; every side gets the same inputs and weights (configs and weight
+names are translated for revisions that predate the `visual_*` names). The sides are timed in rotation, round after
+round (so that a change of the machine's load hits all of them), and the table gives the medians, the speed-ups
+(baseline / current) and the largest difference between each baseline's outputs and the current ones.
 
-A second table measures options that were evaluated and not adopted (SDPA attention, a batched log-mel, face
-detection on a downscaled frame or with cheaper settings), and a last line the peak memory of the visual extractor
-in fresh processes.
+Default baselines: 8692698 (before the performance work) and 9193a40 (before the single attention path). A second
+table measures alternatives on the current code (eager vs SDPA attention, a batched log-mel, face detection on a
+downscaled frame or with cheaper settings), and a last line the peak memory of the visual extractor in fresh
+processes.
 
-    python benchmarks/compare_revisions.py                 # baseline 8692698: 1.5 min on 2 idle cores, 9 on busy ones
-    python benchmarks/compare_revisions.py --quick         # 2 rounds, smaller inputs: a smoke check
+    python benchmarks/compare_revisions.py --threads 1    # a few minutes on 2 cores
+    python benchmarks/compare_revisions.py --quick        # 2 rounds, smaller inputs: a smoke check
 """
 
 import argparse
+import csv
 import json
 import random
 import statistics
@@ -38,11 +41,8 @@ from collections.abc import Mapping
 from functools import cache, partial
 from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     LOCAL_MODELS,
-    MELD_DIR,
     REPO_ROOT,
     SENTENCES,
     SPEAKERS,
@@ -58,7 +58,8 @@ from _common import (  # noqa: E402
 )
 
 
-BASELINE = "8692698"  # the last commit before the performance changes of issue 7
+BASELINES = ("8692698", "9193a40")  # before the performance work; before one attention path (the previous revision)
+CURRENT = "current"
 
 
 def max_difference(first, second) -> float:
@@ -77,11 +78,17 @@ def max_difference(first, second) -> float:
     return abs(float(first) - float(second))
 
 
+def differences(outputs: dict) -> dict:
+    """Largest difference of every side's outputs from the last side's (the current code)."""
+    reference = outputs[list(outputs)[-1]]
+    return {side: max_difference(output, reference) for side, output in list(outputs.items())[:-1]}
+
+
 def interleaved(functions: dict, rounds: int, warmup: int = 1) -> dict:
     """
-    Times each function once per round, alternating the order every round. Returns, per name, the wall-clock and
-    the CPU (`time.process_time`, all threads of this process) seconds of every round: on a machine shared with
-    other jobs, CPU time barely moves when the process waits for a core, wall time does.
+    Times each function once per round, rotating the order every round. Returns, per name, the wall-clock and the
+    CPU (`time.process_time`, all threads of this process) seconds of every round: on a machine shared with other
+    jobs, CPU time barely moves when the process waits for a core, wall time does.
     """
     for function in functions.values():
         for _ in range(warmup):
@@ -89,7 +96,8 @@ def interleaved(functions: dict, rounds: int, warmup: int = 1) -> dict:
     names = list(functions)
     timings = {name: {"wall": [], "cpu": []} for name in names}
     for index in range(rounds):
-        for name in names if index % 2 == 0 else names[::-1]:
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
             wall, cpu = time.perf_counter(), time.process_time()
             functions[name]()
             timings[name]["cpu"].append(time.process_time() - cpu)
@@ -97,34 +105,90 @@ def interleaved(functions: dict, rounds: int, warmup: int = 1) -> dict:
     return timings
 
 
-def summarise(name: str, timings: dict, difference: float | None, details: str, unit: float = 1e3) -> dict:
-    median = {side: {clock: statistics.median(values) * unit for clock, values in clocks.items()}
-              for side, clocks in timings.items()}  # fmt: skip
-    return {"workload": name, "details": details,
-            "baseline_ms": median["baseline"]["wall"], "current_ms": median["current"]["wall"],
-            "speedup": median["baseline"]["wall"] / median["current"]["wall"],
-            "baseline_cpu_ms": median["baseline"]["cpu"], "current_cpu_ms": median["current"]["cpu"],
-            "cpu_speedup": median["baseline"]["cpu"] / max(median["current"]["cpu"], 1e-9),
-            "max_abs_difference": difference, "rounds": len(timings["current"]["wall"]),
-            "timings_s": timings}  # fmt: skip
+def summarise(name: str, timings: dict, difference: dict | None, details: str, unit: float = 1e3) -> dict:
+    """Medians per side (milliseconds by default) and speed-ups of the last side over each other one."""
+    wall = {side: statistics.median(clocks["wall"]) * unit for side, clocks in timings.items()}
+    cpu = {side: statistics.median(clocks["cpu"]) * unit for side, clocks in timings.items()}
+    *others, last = list(timings)
+    return {
+        "workload": name,
+        "details": details,
+        "ms": wall,
+        "cpu_ms": cpu,
+        "speedup": {side: wall[side] / wall[last] for side in others},
+        "cpu_speedup": {side: cpu[side] / max(cpu[last], 1e-9) for side in others},
+        "max_abs_difference": difference,
+        "rounds": len(timings[last]["wall"]),
+        "timings_s": timings,
+    }
 
 
 def _ms(value: float) -> str:
     return f"{value:.3f}" if value < 1 else f"{value:.1f}"
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# The same model in every package (names translated for revisions before 9193a40)
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def _legacy(package) -> bool:
+    """Whether `package` predates the `visual_*` names (9193a40): `vision_config`, `vision_model`."""
+    return not hasattr(package, "M2FNetVisualConfig")
+
+
+def visual_config_class(package):
+    return package.M2FNetVisionConfig if _legacy(package) else package.M2FNetVisualConfig
+
+
+def make_config(package, **kwargs):
+    """`package.M2FNetConfig(**kwargs)`, with `visual_config` spelled as that revision spells it."""
+    if _legacy(package) and "visual_config" in kwargs:
+        kwargs["vision_config"] = kwargs.pop("visual_config")
+    return package.M2FNetConfig(**kwargs)
+
+
+def same_models(packages: dict, config_for, model_class: str = "M2FNetForEmotionRecognition") -> dict:
+    """The same model (the current code's random weights) built with each package."""
+    import torch
+
+    torch.manual_seed(0)
+    current = getattr(packages[CURRENT], model_class)(config_for(packages[CURRENT]))
+    models = {}
+    for side, package in packages.items():
+        if side == CURRENT:
+            models[side] = current
+            continue
+        model = getattr(package, model_class)(config_for(package))
+        state = current.state_dict()
+        if _legacy(package):
+            state = {name.replace(".visual_model.", ".vision_model."): value for name, value in state.items()}
+        model.load_state_dict(state)
+        models[side] = model
+    return models
+
+
+MELD_DATA_DIR: list[Path] = []  # set from --data_dir
+
+
 @cache
 def meld_lengths() -> tuple[int, ...]:
-    from bench_training import meld_dialogues
-
-    return tuple(len(labels) for labels in meld_dialogues(MELD_DIR)[0])
+    """Utterances per MELD train dialogue (the official CSV, from --data_dir), or MELD-like lengths without it."""
+    path = MELD_DATA_DIR[0] / "train_sent_emo.csv" if MELD_DATA_DIR else None
+    if path is not None and path.exists():
+        with path.open(encoding="utf-8", newline="") as file:
+            counts = {}
+            for row in csv.DictReader(file):
+                counts[row["Dialogue_ID"]] = counts.get(row["Dialogue_ID"], 0) + 1
+        return tuple(counts.values())
+    rng = random.Random(0)
+    return tuple(min(24, 1 + int(rng.expovariate(1 / 8.6))) for _ in range(1038))
 
 
 def meld_batches(batch_size: int, count: int, seed: int = 0) -> list[list[int]]:
     """`count` batches of MELD training-dialogue lengths (random batches, as a shuffled epoch makes them)."""
     lengths = list(meld_lengths())
-    rng = random.Random(seed)
-    rng.shuffle(lengths)
+    random.Random(seed).shuffle(lengths)
     return [lengths[i * batch_size : (i + 1) * batch_size] for i in range(count)]
 
 
@@ -133,40 +197,235 @@ def embed_batch(lengths: list[int], dims: dict, generator):
 
     batch_size, num_utterances = len(lengths), max(lengths)
     utterance_mask = (torch.arange(num_utterances) < torch.tensor(lengths)[:, None]).long()
-    batch = {f"{m}_embeds": torch.randn(batch_size, num_utterances, d, generator=generator) * utterance_mask[..., None]
-             for m, d in dims.items()}  # fmt: skip
+    batch = {
+        f"{modality}_embeds": torch.randn(batch_size, num_utterances, dim, generator=generator)
+        * utterance_mask[..., None]
+        for modality, dim in dims.items()
+    }
     batch["utterance_mask"] = utterance_mask
     batch["modality_mask"] = utterance_mask[..., None].repeat(1, 1, 3)
-    batch["labels"] = torch.randint(0, 7, (batch_size, num_utterances), generator=generator).masked_fill(
-        utterance_mask == 0, -100
-    )
+    labels = torch.randint(0, 7, (batch_size, num_utterances), generator=generator)
+    batch["labels"] = labels.masked_fill(utterance_mask == 0, -100)
     return batch
 
 
 def dialogue_config(package, text_dim: int = 768, **overrides):
     """The paper's MELD dialogue level (1 encoder layer, 5 fusion layers) with tiny, unused extractors."""
     encoder = {"model_type": "resnet", "depths": [1], "hidden_sizes": [8], "embedding_size": 8}
-    return package.M2FNetConfig(
-        text_config={"model_type": "bert", "hidden_size": text_dim, "num_hidden_layers": 1, "num_attention_heads": 4,
-                     "intermediate_size": 16, "vocab_size": 16},
-        audio_config={"encoder_config": encoder}, visual_config={"encoder_config": encoder}, **overrides,
-    )  # fmt: skip
-
-
-def twin_models(packages: dict, make_config, model_class: str = "M2FNetForEmotionRecognition"):
-    """The same model (same weights) built with each package."""
-    import torch
-
-    torch.manual_seed(0)
-    current = getattr(packages["current"], model_class)(make_config(packages["current"]))
-    baseline = getattr(packages["baseline"], model_class)(make_config(packages["baseline"]))
-    baseline.load_state_dict(current.state_dict())
-    return {"baseline": baseline, "current": current}
+    text_config = {"model_type": "bert", "hidden_size": text_dim, "num_hidden_layers": 1, "num_attention_heads": 4}
+    text_config.update(intermediate_size=16, vocab_size=16)
+    return make_config(
+        package,
+        text_config=text_config,
+        audio_config={"encoder_config": encoder},
+        visual_config={"encoder_config": encoder},
+        **overrides,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Workloads: the changed code paths
 # ----------------------------------------------------------------------------------------------------------------------
+
+
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    path = LOCAL_MODELS / "all-mpnet-base-v2"
+    if (path / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(str(path))
+    from m2fnet_training.tiny_model import train_tiny_tokenizer
+
+    return train_tiny_tokenizer([f"{s}: {t}" for s in SPEAKERS for t in SENTENCES])
+
+
+def conversation(num_utterances, offset=0, audio=None):
+    utterances = []
+    for i in range(offset, offset + num_utterances):
+        utterance = {"speaker": SPEAKERS[i % 6], "text": SENTENCES[i % 10]}
+        if audio:
+            utterance["audio"] = str(audio[i % len(audio)])
+        utterances.append(utterance)
+    return utterances
+
+
+def compare_processor(packages, rounds, quick, modality):
+    tok = tokenizer()
+    processors = {
+        side: package.M2FNetProcessor(
+            tok, package.M2FNetFeatureExtractor(), package.M2FNetImageProcessor(), modalities=[modality]
+        )
+        for side, package in packages.items()
+    }
+    if modality == "text":
+        conversations = [conversation(10, offset=10 * b) for b in range(4 if quick else 16)]
+        details = f"{len(conversations)} dialogues x 10 utterances, all-mpnet-base-v2 tokenizer"
+    else:
+        speech = [generate_speech(i) for i in range(10)]
+        conversations = [conversation(4 if quick else 8, audio=speech)]
+        details = f"{len(conversations[0])} utterances, espeak-ng wav files (22.05 kHz) -> decode, resample, log-mel"
+    outputs = {side: dict(p(conversations=conversations, return_tensors="np")) for side, p in processors.items()}
+    outputs = {
+        side: {key: output[key] for key in outputs[CURRENT] if key in output} for side, output in outputs.items()
+    }
+    functions = {side: partial(p, conversations=conversations, return_tensors="pt") for side, p in processors.items()}
+    timings = interleaved(functions, rounds)
+    name = "processor: text (tokenizer ids looked up once)" if modality == "text" else "control: processor audio"
+    return summarise(name, timings, differences(outputs), details)
+
+
+def dialogue_batches(mode, quick):
+    import torch
+
+    dims = {"text": 768, "audio": 300, "visual": 600}
+    generator = torch.Generator().manual_seed(0)
+    if mode == "one conversation":
+        return [embed_batch([16], dims, generator)], "1 conversation of 16 utterances (no padding)"
+    batches = [embed_batch(lengths, dims, generator) for lengths in meld_batches(16, 1 if quick else 4)]
+    real = sum(int(b["utterance_mask"].sum()) for b in batches)
+    padded = sum(b["utterance_mask"].numel() for b in batches)
+    return batches, f"batches of 16 MELD train dialogues ({100 * (1 - real / padded):.0f} % padding)"
+
+
+def compare_dialogue(models, rounds, quick, mode, name_prefix="dialogue level"):
+    """Inference (eval) or training steps (dropout, AdamW) of the dialogue level on cached embeddings."""
+    import torch
+
+    batches, details = dialogue_batches(mode, quick)
+    keys = ("text_embeds", "audio_embeds", "visual_embeds", "utterance_mask", "modality_mask", "labels")
+    if mode != "training":
+        for model in models.values():
+            model.eval()
+        with torch.inference_mode():
+            outputs = {side: [m(**{k: b[k] for k in keys}).logits for b in batches] for side, m in models.items()}
+            functions = {side: partial(_forward_all, m, batches, keys) for side, m in models.items()}
+            timings = interleaved(functions, rounds)
+        return summarise(f"{name_prefix}, inference: {mode}", timings, differences(outputs), details + ", eval")
+
+    # Training: the same loss and gradients (eval mode: no dropout), then timed steps with dropout and AdamW.
+    gradients = {}
+    for side, model in models.items():
+        model.eval()
+        model.zero_grad()
+        model(**{k: batches[0][k] for k in keys}).loss.backward()
+        grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+        gradients[side] = {name.replace(".vision_model.", ".visual_model."): g for name, g in grads.items()}
+        model.zero_grad(set_to_none=True)
+        model.train()
+    optimizers = {side: torch.optim.AdamW(m.parameters(), lr=5e-4, weight_decay=5e-4) for side, m in models.items()}
+    functions = {side: partial(_train_steps, models[side], optimizers[side], batches, keys) for side in models}
+    timings = interleaved(functions, rounds)
+    details += ", fwd + bwd + AdamW, dropout 0.4; difference: gradients"
+    return summarise(f"{name_prefix}, training step", timings, differences(gradients), details)
+
+
+def _forward_all(model, batches, keys):
+    for batch in batches:
+        model(**{key: batch[key] for key in keys})
+
+
+def _train_steps(model, optimizer, batches, keys):
+    for batch in batches:
+        model(**{key: batch[key] for key in keys}).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+def compare_text_padding(packages, rounds, quick):
+    import torch
+    from transformers import AutoConfig
+
+    path = LOCAL_MODELS / "all-MiniLM-L6-v2"
+    if (path / "config.json").exists():
+        text_config = AutoConfig.from_pretrained(str(path)).to_dict()
+    else:
+        text_config = {"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12}
+        text_config["intermediate_size"] = 1536
+    models = same_models(packages, lambda package: make_config(package, text_config=text_config, modalities=["text"]))
+    tok = tokenizer()
+    current = packages[CURRENT]
+    processor = current.M2FNetProcessor(
+        tok, current.M2FNetFeatureExtractor(), current.M2FNetImageProcessor(), modalities=["text"]
+    )
+    batch = processor(conversations=[conversation(8 if quick else 16)], return_tensors="pt")
+    length = batch["input_ids"].shape[-1]
+    # As a dataset tokenised with `padding="max_length"` gives it: 128 columns, most of them padding.
+    input_ids = torch.nn.functional.pad(batch["input_ids"], (0, 128 - length), value=tok.pad_token_id or 0)
+    attention_mask = torch.nn.functional.pad(batch["attention_mask"], (0, 128 - length), value=0)
+    input_ids = input_ids.clamp(max=text_config.get("vocab_size", 30522) - 1)
+    selected = batch["utterance_mask"].bool()
+    with torch.inference_mode():
+        for model in models.values():
+            model.eval()
+        features = {
+            side: partial(m.m2fnet.get_text_features, input_ids, attention_mask, selected)
+            for side, m in models.items()
+        }
+        outputs = {side: function() for side, function in features.items()}
+        timings = interleaved(features, rounds)
+    details = f"{selected.sum()} utterances of <= {length} tokens, all-MiniLM-L6-v2 size, eval"
+    return summarise("text features, input padded to 128 tokens", timings, differences(outputs), details)
+
+
+def compare_audio_extractor(packages, rounds, quick):
+    import torch
+
+    models = same_models(packages, lambda package: package.M2FNetAudioConfig(), "M2FNetAudioExtractor")
+    clips = 4 if quick else 16
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(clips, 128, 340, generator=generator)  # 3.4 s of log-mel
+    mask = (torch.arange(340) < torch.randint(280, 341, (clips, 1), generator=generator)).long()
+    with torch.inference_mode():
+        for model in models.values():
+            model.eval()
+        outputs = {side: m(features, mask).embeddings for side, m in models.items()}
+        functions = {side: partial(m, features, mask) for side, m in models.items()}
+        timings = interleaved(functions, max(2, rounds // 2))
+    details = f"{clips} log-mels of 128 x 340 (3.4 s), ResNet-18, eval"
+    return summarise("audio extractor (channels-last input)", timings, differences(outputs), details)
+
+
+def compare_visual(packages, rounds, quick):
+    import torch
+
+    # ResNet-18, 300-d, scene + face
+    models = same_models(packages, lambda package: visual_config_class(package)(), "M2FNetVisualExtractor")
+    utterances = 2 if quick else 6
+    generator = torch.Generator().manual_seed(0)
+    frames = torch.randn(utterances, 15, 3, 224, 224, generator=generator)
+    faces = torch.randn(utterances, 15, 1, 3, 112, 112, generator=generator)
+    weights = torch.ones(utterances, 15, 1)
+    with torch.inference_mode():
+        for model in models.values():
+            model.eval()
+        outputs = {side: m(frames, faces, weights).embeddings for side, m in models.items()}
+        functions = {side: partial(m, frames, faces, weights) for side, m in models.items()}
+        timings = interleaved(functions, max(2, rounds // 2))
+    details = f"{utterances} utterances x 15 frames (224 px) + 15 faces (112 px), ResNet-18, eval"
+    return summarise("visual extractor (channels-last input, chunks of 64)", timings, differences(outputs), details)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Alternatives on the current code ("before" = the default, "after" = the alternative)
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def explore_attention_implementation(rounds, quick):
+    """The current dialogue level with transformers' eager attention vs its default, SDPA."""
+    import torch
+
+    import modeling_m2fnet
+
+    torch.manual_seed(0)
+    sdpa = modeling_m2fnet.M2FNetForEmotionRecognition(dialogue_config(modeling_m2fnet))
+    eager = modeling_m2fnet.M2FNetForEmotionRecognition(dialogue_config(modeling_m2fnet, attn_implementation="eager"))
+    eager.load_state_dict(sdpa.state_dict())
+    assert (eager.config._attn_implementation, sdpa.config._attn_implementation) == ("eager", "sdpa")
+    rows = []
+    for mode in ("padded batches", "training"):
+        row = compare_dialogue({"eager": eager, "sdpa": sdpa}, rounds, quick, mode, "attention eager -> SDPA")
+        rows.append(row)
+    return rows
 
 
 def explore_batched_log_mel(rounds, quick):
@@ -187,8 +446,15 @@ def explore_batched_log_mel(rounds, quick):
         signals = np.zeros((len(padded), max(p.shape[0] for p in padded)), dtype=np.float32)
         for row, signal in zip(signals, padded):
             row[: signal.shape[0]] = signal
-        stft = torch.stft(torch.from_numpy(signals), extractor.n_fft, extractor.hop_length,
-                          window=torch.from_numpy(extractor.window), center=False, return_complex=True)  # fmt: skip
+        window = torch.from_numpy(extractor.window)
+        stft = torch.stft(
+            torch.from_numpy(signals),
+            extractor.n_fft,
+            extractor.hop_length,
+            window=window,
+            center=False,
+            return_complex=True,
+        )
         power = stft.real.square() + stft.imag.square()
         log_mel = torch.clamp(torch.from_numpy(extractor.mel_filters).T @ power, min=_LOG_MEL_EPS).log10()
         real = torch.arange(log_mel.shape[-1]) < torch.tensor(frames)[:, None]
@@ -196,228 +462,27 @@ def explore_batched_log_mel(rounds, quick):
         log_mel = (torch.maximum(log_mel, peak - 8.0) + 4.0) / 4.0
         return [log_mel[i, :, :n].numpy() for i, n in enumerate(frames)]
 
-    timings = interleaved({"baseline": partial(_log_mel_each, extractor, waveforms), "current": batched}, rounds * 2)
-    return summarise("log-mel: one clip at a time -> one batched STFT", timings, None,
-                     f"{len(waveforms)} clips of 2.8-4.4 s at 16 kHz")  # fmt: skip
+    timings = interleaved(
+        {"one at a time": partial(_log_mel_each, extractor, waveforms), "batched": batched}, rounds * 2
+    )
+    details = f"{len(waveforms)} clips of 2.8-4.4 s at 16 kHz"
+    return summarise("log-mel: one clip at a time -> one batched STFT", timings, None, details)
 
 
 def _log_mel_each(extractor, waveforms):
     return [extractor._log_mel(waveform) for waveform in waveforms]
 
 
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    path = LOCAL_MODELS / "all-mpnet-base-v2"
-    if (path / "tokenizer.json").exists():
-        return AutoTokenizer.from_pretrained(str(path))
-    from m2fnet_training.tiny_model import train_tiny_tokenizer
-
-    return train_tiny_tokenizer([f"{s}: {t}" for s in SPEAKERS for t in SENTENCES])
-
-
-def conversation(num_utterances, offset=0, audio=None):
-    return [{"speaker": SPEAKERS[(offset + i) % 6], "text": SENTENCES[(offset + i) % 10],
-             **({"audio": str(audio[(offset + i) % len(audio)])} if audio else {})}
-            for i in range(num_utterances)]  # fmt: skip
-
-
-def compare_processor(packages, rounds, quick, modality):
-    tok = tokenizer()
-    processors = {side: package.M2FNetProcessor(tok, package.M2FNetFeatureExtractor(), package.M2FNetImageProcessor(),
-                                                modalities=[modality]) for side, package in packages.items()}  # fmt: skip
-    if modality == "text":
-        conversations = [conversation(10, offset=10 * b) for b in range(4 if quick else 16)]
-        details = f"{len(conversations)} dialogues x 10 utterances, all-mpnet-base-v2 tokenizer"
-    else:
-        speech = [generate_speech(i) for i in range(10)]
-        conversations = [conversation(4 if quick else 8, audio=speech)]
-        details = f"{len(conversations[0])} utterances, espeak-ng wav files (22.05 kHz) -> decode, resample, log-mel"
-    outputs = {side: dict(p(conversations=conversations, return_tensors="np")) for side, p in processors.items()}
-    functions = {side: partial(p, conversations=conversations, return_tensors="pt") for side, p in processors.items()}
-    timings = interleaved(functions, rounds)
-    name = "processor: text (tokenizer ids looked up once)" if modality == "text" else "control: processor audio"
-    return summarise(name, timings, max_difference(*outputs.values()), details)
-
-
-def compare_dialogue(packages, rounds, quick, mode, models):
-    import torch
-
-    dims = {"text": 768, "audio": 300, "visual": 600}
-    generator = torch.Generator().manual_seed(0)
-    if mode == "one conversation":
-        batches = [embed_batch([16], dims, generator)]
-        details = "1 conversation of 16 utterances (no padding)"
-    else:
-        batches = [embed_batch(lengths, dims, generator) for lengths in meld_batches(16, 1 if quick else 4)]
-        real = sum(int(b["utterance_mask"].sum()) for b in batches)
-        padded = sum(b["utterance_mask"].numel() for b in batches)
-        details = f"batches of 16 MELD train dialogues ({100 * (1 - real / padded):.0f} % padding)"
-    keys = ("text_embeds", "audio_embeds", "visual_embeds", "utterance_mask", "modality_mask", "labels")
-
-    if mode != "training":
-        for model in models.values():
-            model.eval()
-        with torch.inference_mode():
-            outputs = {side: [m(**{k: b[k] for k in keys}).logits for b in batches] for side, m in models.items()}
-            functions = {side: partial(_forward_all, m, batches, keys) for side, m in models.items()}
-            timings = interleaved(functions, rounds)
-        return summarise(f"dialogue level, inference: {mode}", timings, max_difference(*outputs.values()),
-                         details + ", eval")  # fmt: skip
-
-    # Training: the same loss and gradients (eval mode: no dropout), then timed steps with dropout and AdamW.
-    gradients = {}
-    for side, model in models.items():
-        model.eval()
-        model.zero_grad()
-        model(**{k: batches[0][k] for k in keys}).loss.backward()
-        gradients[side] = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-        model.zero_grad(set_to_none=True)
-        model.train()
-    optimizers = {side: torch.optim.AdamW(m.parameters(), lr=5e-4, weight_decay=5e-4) for side, m in models.items()}
-    functions = {side: partial(_train_steps, models[side], optimizers[side], batches, keys) for side in models}
-    timings = interleaved(functions, rounds)
-    return summarise("dialogue level, training step", timings, max_difference(*gradients.values()),
-                     details + ", fwd + bwd + AdamW, dropout 0.4; difference: gradients")  # fmt: skip
-
-
-def _forward_all(model, batches, keys):
-    for batch in batches:
-        model(**{key: batch[key] for key in keys})
-
-
-def _train_steps(model, optimizer, batches, keys):
-    for batch in batches:
-        model(**{key: batch[key] for key in keys}).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-
-def compare_text_padding(packages, rounds, quick):
-    import torch
-    from transformers import AutoConfig
-
-    path = LOCAL_MODELS / "all-MiniLM-L6-v2"
-    text_config = (AutoConfig.from_pretrained(str(path)).to_dict() if (path / "config.json").exists() else
-                   {"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
-                    "intermediate_size": 1536})  # fmt: skip
-    models = twin_models(packages, lambda p: p.M2FNetConfig(text_config=text_config, modalities=["text"]))
-    tok = tokenizer()
-    processor = packages["current"].M2FNetProcessor(
-        tok, packages["current"].M2FNetFeatureExtractor(), packages["current"].M2FNetImageProcessor(),
-        modalities=["text"],
-    )  # fmt: skip
-    batch = processor(conversations=[conversation(8 if quick else 16)], return_tensors="pt")
-    length = batch["input_ids"].shape[-1]
-    # As a dataset tokenised with `padding="max_length"` gives it: 128 columns, most of them padding.
-    input_ids = torch.nn.functional.pad(batch["input_ids"], (0, 128 - length), value=tok.pad_token_id or 0)
-    attention_mask = torch.nn.functional.pad(batch["attention_mask"], (0, 128 - length), value=0)
-    input_ids = input_ids.clamp(max=text_config.get("vocab_size", 30522) - 1)
-    selected = batch["utterance_mask"].bool()
-    with torch.inference_mode():
-        for model in models.values():
-            model.eval()
-        outputs = {side: m.m2fnet.get_text_features(input_ids, attention_mask, selected) for side, m in models.items()}
-        functions = {side: partial(m.m2fnet.get_text_features, input_ids, attention_mask, selected)
-                     for side, m in models.items()}  # fmt: skip
-        timings = interleaved(functions, rounds)
-    return summarise("text features, input padded to 128 tokens", timings, max_difference(*outputs.values()),
-                     f"{selected.sum()} utterances of <= {length} tokens, all-MiniLM-L6-v2 size, eval")  # fmt: skip
-
-
-def compare_audio_extractor(packages, rounds, quick):
-    import torch
-
-    models = twin_models(packages, lambda package: package.M2FNetAudioConfig(), "M2FNetAudioExtractor")
-    clips = 4 if quick else 16
-    generator = torch.Generator().manual_seed(0)
-    features = torch.randn(clips, 128, 340, generator=generator)  # 3.4 s of log-mel
-    mask = (torch.arange(340) < torch.randint(280, 341, (clips, 1), generator=generator)).long()
-    with torch.inference_mode():
-        for model in models.values():
-            model.eval()
-        outputs = {side: m(features, mask).embeddings for side, m in models.items()}
-        functions = {side: partial(m, features, mask) for side, m in models.items()}
-        timings = interleaved(functions, max(2, rounds // 2))
-    return summarise("audio extractor (channels-last input)", timings, max_difference(*outputs.values()),
-                     f"{clips} log-mels of 128 x 340 (3.4 s), ResNet-18, eval")  # fmt: skip
-
-
-def compare_visual(packages, rounds, quick):
-    import torch
-
-    def config(package):
-        return package.M2FNetVisualConfig()  # ResNet-18, 300-d, scene + face
-
-    models = twin_models(packages, config, "M2FNetVisualExtractor")
-    utterances = 2 if quick else 6
-    generator = torch.Generator().manual_seed(0)
-    frames = torch.randn(utterances, 15, 3, 224, 224, generator=generator)
-    faces = torch.randn(utterances, 15, 1, 3, 112, 112, generator=generator)
-    weights = torch.ones(utterances, 15, 1)
-    with torch.inference_mode():
-        for model in models.values():
-            model.eval()
-        outputs = {side: m(frames, faces, weights).embeddings for side, m in models.items()}
-        functions = {side: partial(m, frames, faces, weights) for side, m in models.items()}
-        timings = interleaved(functions, max(2, rounds // 2))
-    return summarise("visual extractor (channels-last input, chunks of 64)", timings, max_difference(*outputs.values()),
-                     f"{utterances} utterances x 15 frames (224 px) + 15 faces (112 px), ResNet-18, eval")  # fmt: skip
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Evaluated, not adopted
-# ----------------------------------------------------------------------------------------------------------------------
-
-
-def explore_sdpa(rounds, quick):
-    """The dialogue-level attention core, eager (as implemented) vs `F.scaled_dot_product_attention`."""
-    import torch
-    import torch.nn.functional as F
-
-    results = []
-    for mode, (batch_size, length) in (("inference, 1 conversation of 16", (1, 16)), ("training, 16 x 24", (16, 24))):
-        generator = torch.Generator().manual_seed(0)
-        q, k, v = (torch.randn(batch_size, 8, length, 96, generator=generator, requires_grad=mode.startswith("train"))
-                   for _ in range(3))  # fmt: skip
-        mask = torch.rand(batch_size, length, generator=generator) > 0.3
-        training = mode.startswith("train")
-
-        def eager(q=q, k=k, v=v, mask=mask, training=training):
-            scores = torch.matmul(q, k.transpose(-1, -2)) * 96**-0.5
-            scores = scores.masked_fill(~mask[:, None, None, :], torch.finfo(scores.dtype).min)
-            probs = F.dropout(scores.softmax(-1) * mask.any(-1)[:, None, None, None], 0.1, training=training)
-            out = torch.matmul(probs, v)
-            if training:
-                out.sum().backward()
-            return out
-
-        additive = torch.zeros(batch_size, 1, 1, length).masked_fill(~mask[:, None, None, :], torch.finfo().min)
-
-        def sdpa(q=q, k=k, v=v, mask=mask, additive=additive, training=training):
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=additive, dropout_p=0.1 if training else 0.0)
-            out = out * mask.any(-1)[:, None, None, None]
-            if training:
-                out.sum().backward()
-            return out
-
-        timings = interleaved({"baseline": eager, "current": sdpa}, rounds * 4)
-        row = summarise(f"attention core: eager -> SDPA, {mode}", timings, None, "8 heads of 96 (D_T 768)")
-        results.append(row)
-    return results
-
-
 def explore_face_detection(rounds, quick):
     """Face detection per 720p frame: the default vs cheaper settings; boxes compared with the default's."""
     import cv2
     import numpy as np
+    from skimage.data import astronaut
 
     from modeling_m2fnet import M2FNetFaceDetector, load_video_frames
 
     frames = load_video_frames(str(generate_face_video(1280, 720, generate_speech(0))), num_frames=4 if quick else 15)
     wide = np.full((720, 1280, 3), 128, np.uint8)  # the 512 px portrait in a 720p frame: a face of about 100 px
-    from skimage.data import astronaut
-
     wide[104:616, 384:896] = astronaut()
     frames = [*frames, wide]
     default = M2FNetFaceDetector()
@@ -425,8 +490,8 @@ def explore_face_detection(rounds, quick):
     def downscaled(frame):
         # Shrink so that the smallest face searched for (0.1 x 720 = 72 px) is the cascade's 24 px window.
         small = cv2.resize(frame, (427, 240), interpolation=cv2.INTER_AREA)
-        return [((round(x0 * 3), round(y0 * 3), round(x1 * 3), round(y1 * 3)), c)
-                for (x0, y0, x1, y1), c in M2FNetFaceDetector(min_face_size=0.1).detect(small)]  # fmt: skip
+        boxes = M2FNetFaceDetector(min_face_size=0.1).detect(small)
+        return [(tuple(round(v * 3) for v in box), confidence) for box, confidence in boxes]
 
     variants = {
         "detect on a 427x240 copy (area-resized)": downscaled,
@@ -438,11 +503,16 @@ def explore_face_detection(rounds, quick):
     for name, detect in variants.items():
         found = [detect(frame) for frame in frames]
         same_count = sum(len(a) == len(b) for a, b in zip(reference, found))
-        timings = interleaved({"baseline": partial(_detect_frames, default.detect, frames),
-                               "current": partial(_detect_frames, detect, frames)}, max(2, rounds // 2))  # fmt: skip
-        row = summarise(f"face detection: default -> {name}", timings, None,
-                        f"{len(frames)} frames of 1280x720; same number of faces on {same_count}/{len(frames)} "
-                        f"(the last frame holds a ~100 px face)", unit=1e3 / len(frames))  # fmt: skip
+        functions = {
+            "default": partial(_detect_frames, default.detect, frames),
+            "variant": partial(_detect_frames, detect, frames),
+        }
+        timings = interleaved(functions, max(2, rounds // 2))
+        details = (
+            f"{len(frames)} frames of 1280x720; same number of faces on {same_count}/{len(frames)} "
+            "(the last frame holds a ~100 px face)"
+        )
+        row = summarise(f"face detection: default -> {name}", timings, None, details, unit=1e3 / len(frames))
         row["same_face_count"] = f"{same_count}/{len(frames)}"
         results.append(row)
     return results
@@ -464,7 +534,7 @@ def child_visual(side: str, package_dir: str | None, utterances: int) -> None:
 
     package = import_package(package_dir) if package_dir else __import__("modeling_m2fnet")
     torch.manual_seed(0)
-    model = package.M2FNetVisualExtractor(package.M2FNetVisualConfig()).eval()
+    model = package.M2FNetVisualExtractor(visual_config_class(package)()).eval()
     frames = torch.randn(utterances, 15, 3, 224, 224)
     faces, weights = torch.randn(utterances, 15, 1, 3, 112, 112), torch.ones(utterances, 15, 1)
     before = _peak_rss_mib()
@@ -472,8 +542,8 @@ def child_visual(side: str, package_dir: str | None, utterances: int) -> None:
     with torch.inference_mode():
         model(frames, faces, weights)
     seconds = time.perf_counter() - start
-    print(json.dumps({"side": side, "peak_rss_mib": _peak_rss_mib(), "rss_before_forward_mib": before,
-                      "seconds": seconds}))  # fmt: skip
+    report = {"side": side, "peak_rss_mib": _peak_rss_mib(), "rss_before_forward_mib": before, "seconds": seconds}
+    print(json.dumps(report))
 
 
 def _peak_rss_mib() -> float:
@@ -485,27 +555,76 @@ def _peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def compare_visual_memory(package_dir: Path, utterances: int) -> dict:
+def compare_visual_memory(package_dirs: dict, utterances: int, threads: int | None) -> dict:
     rows = {}
-    for side, directory in (("baseline", str(package_dir)), ("current", None)):
+    for side, directory in package_dirs.items():
         command = [sys.executable, __file__, "--child_visual", side, "--child_utterances", str(utterances)]
-        if directory:
-            command += ["--child_package_dir", directory]
+        command += ["--child_package_dir", str(directory)] if directory else []
+        command += ["--threads", str(threads)] if threads else []
         output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO_ROOT).stdout
         rows[side] = json.loads(output.strip().splitlines()[-1])
-    return {"workload": f"visual extractor, {utterances} utterances ({utterances * 15} frames + faces), eval",
-            "baseline": rows["baseline"], "current": rows["current"]}  # fmt: skip
+    workload = f"visual extractor, {utterances} utterances ({utterances * 15} frames + faces), eval"
+    return {"workload": workload, "sides": rows}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def table(rows: list[dict], difference: bool = True) -> str:
+    sides = list(rows[0]["ms"])
+    *others, last = sides
+    headers = [
+        "workload",
+        *(f"{side} ms" for side in sides),
+        *(f"speed-up {side} -> {last}" for side in others),
+        *(f"CPU speed-up {side} -> {last}" for side in others),
+        *((f"max abs diff {side} vs {last}" for side in others) if difference else ()),
+        "rounds",
+        "input",
+    ]
+    body = []
+    for row in rows:
+        cells = [row["workload"], *(_ms(row["ms"][side]) for side in sides)]
+        cells += [f"x{row['speedup'][side]:.2f}" for side in others]
+        cells += [f"x{row['cpu_speedup'][side]:.2f}" for side in others]
+        cells += [f"{row['max_abs_difference'][side]:.1e}" for side in others] if difference else []
+        body.append([*cells, row["rounds"], row["details"]])
+    return format_table(headers, body)
+
+
+def run_comparisons(packages: dict, rounds: int, quick: bool) -> list[dict]:
+    dialogue_models = same_models(packages, dialogue_config)  # the paper's MELD dialogue level, 39M parameters
+    steps = [
+        partial(compare_processor, packages, rounds, quick, "text"),
+        partial(compare_processor, packages, rounds, quick, "audio"),
+        *(
+            partial(compare_dialogue, dialogue_models, rounds, quick, mode)
+            for mode in ("one conversation", "padded batches", "training")
+        ),
+        partial(compare_text_padding, packages, rounds, quick),
+        partial(compare_audio_extractor, packages, rounds, quick),
+        *([] if quick else [partial(compare_visual, packages, rounds, quick)]),
+    ]
+    changes = []
+    for step in steps:
+        row = step()
+        changes.append(row)
+        timings = ", ".join(f"{side} {_ms(ms)}" for side, ms in row["ms"].items())
+        speedups = ", ".join(f"x{value:.2f} vs {side}" for side, value in row["speedup"].items())
+        print(f"  {row['workload']}: {timings} ms wall ({speedups})", flush=True)
+    return changes
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--baseline", default=BASELINE, help=f"Git revision of the 'before' code ({BASELINE}).")
-    parser.add_argument("--quick", action="store_true",
-                        help="2 rounds, small inputs, no visual extractor or face detection: a smoke check.")  # fmt: skip
+    parser.add_argument("--baselines", nargs="+", default=list(BASELINES), help=f"Git revisions ({BASELINES}).")
+    parser.add_argument("--quick", action="store_true", help="2 rounds, small inputs, no visual extractor or faces.")
     parser.add_argument("--rounds", type=int, default=None, help="Timed rounds per workload (default 7, quick 2).")
-    parser.add_argument("--memory_utterances", type=int, default=None,
-                        help="Utterances of the visual-extractor memory check (default 16, quick 1).")  # fmt: skip
+    parser.add_argument("--memory_utterances", type=int, default=None, help="Visual memory check (16, quick 1).")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice).")
+    parser.add_argument("--data_dir", help="Folder holding MELD's train_sent_emo.csv (else MELD-like lengths).")
     parser.add_argument("--output_dir", default=None, help="Folder of the JSON file (default benchmarks/results).")
     parser.add_argument("--name", default="before_after", help="Name of the JSON file (without .json).")
     parser.add_argument("--child_visual", default=None, help=argparse.SUPPRESS)
@@ -513,6 +632,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--child_utterances", type=int, default=16, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     set_threads(args.threads)
+    if args.data_dir:
+        MELD_DATA_DIR.append(Path(args.data_dir))
     if args.child_visual:
         return child_visual(args.child_visual, args.child_package_dir, args.child_utterances)
 
@@ -522,57 +643,37 @@ def main(argv=None) -> dict:
     print(describe(machine), flush=True)
     rounds = args.rounds or (2 if args.quick else 7)
     with tempfile.TemporaryDirectory() as folder:
-        package_dir = export_package(args.baseline, folder)
-        packages = {"baseline": import_package(package_dir), "current": modeling_m2fnet}
-        print(f"baseline: modeling_m2fnet at {args.baseline}; current: {Path(modeling_m2fnet.__file__).parent}")
-        dialogue_models = twin_models(packages, dialogue_config)  # the paper's MELD dialogue level, 39M parameters
-        steps = [
-            partial(compare_processor, packages, rounds, args.quick, "text"),
-            partial(compare_processor, packages, rounds, args.quick, "audio"),
-            partial(compare_dialogue, packages, rounds, args.quick, "one conversation", dialogue_models),
-            partial(compare_dialogue, packages, rounds, args.quick, "padded batches", dialogue_models),
-            partial(compare_dialogue, packages, rounds, args.quick, "training", dialogue_models),
-            partial(compare_text_padding, packages, rounds, args.quick),
-        ]
-        steps.append(partial(compare_audio_extractor, packages, rounds, args.quick))
-        if not args.quick:
-            steps.append(partial(compare_visual, packages, rounds, args.quick))
-        changes = []
-        for step in steps:
-            changes.append(step())
-            row = changes[-1]
-            print(f"  {row['workload']}: {row['baseline_ms']:.1f} -> {row['current_ms']:.1f} ms wall "
-                  f"(x{row['speedup']:.2f}), CPU x{row['cpu_speedup']:.2f}, max |diff| "
-                  f"{row['max_abs_difference']:.2e}", flush=True)  # fmt: skip
-        memory = compare_visual_memory(package_dir, args.memory_utterances or (1 if args.quick else 16))
-    explored = [*explore_sdpa(rounds, args.quick), explore_batched_log_mel(rounds, args.quick)]
+        package_dirs = {rev: export_package(rev, folder, f"m2fnet_{rev}") for rev in args.baselines}
+        packages = {rev: import_package(directory) for rev, directory in package_dirs.items()}
+        packages[CURRENT] = modeling_m2fnet
+        print(f"baselines: modeling_m2fnet at {', '.join(args.baselines)}; current: the working tree", flush=True)
+        changes = run_comparisons(packages, rounds, args.quick)
+        memory = compare_visual_memory(
+            {**package_dirs, CURRENT: None}, args.memory_utterances or (1 if args.quick else 16), args.threads
+        )
+    explored = [*explore_attention_implementation(rounds, args.quick), explore_batched_log_mel(rounds, args.quick)]
     if not args.quick:
         explored += explore_face_detection(rounds, args.quick)
 
-    def table(rows, difference=True):
-        headers = ["workload", "before ms", "after ms", "speed-up", "before CPU ms", "after CPU ms", "CPU speed-up",
-                   *(["max abs diff"] if difference else []), "rounds", "input"]  # fmt: skip
-        body = [[r["workload"], _ms(r["baseline_ms"]), _ms(r["current_ms"]), f"x{r['speedup']:.2f}",
-                 _ms(r["baseline_cpu_ms"]), _ms(r["current_cpu_ms"]), f"x{r['cpu_speedup']:.2f}",
-                 *([f"{r['max_abs_difference']:.1e}"] if difference else []), r["rounds"], r["details"]]
-                for r in rows]  # fmt: skip
-        return format_table(headers, body)
-
-    print(f"\nBefore ({args.baseline}) / after (working tree), medians of interleaved rounds, torch threads "
-          f"{machine['torch_threads']}")  # fmt: skip
+    print(
+        f"\nBefore ({', '.join(args.baselines)}) / after (working tree), medians of rotated rounds, torch threads {machine['torch_threads']}"
+    )
     print(table(changes))
-    print("\nEvaluated, not adopted ('before' = as implemented, 'after' = the alternative)")
-    print(table(explored, difference=False))
-    b, c = memory["baseline"], memory["current"]
-    print(f"\nPeak RSS, {memory['workload']}: before {b['peak_rss_mib']:.0f} MiB ({b['seconds']:.1f} s), "
-          f"after {c['peak_rss_mib']:.0f} MiB ({c['seconds']:.1f} s); model + inputs alone: "
-          f"{c['rss_before_forward_mib']:.0f} MiB")  # fmt: skip
+    print("\nAlternatives on the current code ('before' = as implemented or the default, 'after' = the alternative)")
+    for rows in _group_by_sides(explored):
+        print(table(rows, difference=False))
+    peaks = ", ".join(
+        f"{side} {row['peak_rss_mib']:.0f} MiB ({row['seconds']:.1f} s)" for side, row in memory["sides"].items()
+    )
+    print(f"\nPeak RSS, {memory['workload']}: {peaks}")
 
+    command = "python benchmarks/compare_revisions.py" + (" --quick" if args.quick else "")
+    command += f" --threads {args.threads}" if args.threads else ""
     payload = {
         "benchmark": "before_after",
-        "command": "python benchmarks/compare_revisions.py" + (" --quick" if args.quick else ""),
+        "command": command,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "baseline_revision": args.baseline,
+        "baseline_revisions": list(args.baselines),
         "machine": machine,
         "changes": changes,
         "explored": explored,
@@ -581,6 +682,13 @@ def main(argv=None) -> dict:
     path = write_results(args.name, payload, args.output_dir)
     print(f"\nwrote {path}")
     return payload
+
+
+def _group_by_sides(rows: list[dict]) -> list[list[dict]]:
+    groups = {}
+    for row in rows:
+        groups.setdefault(tuple(row["ms"]), []).append(row)
+    return list(groups.values())
 
 
 if __name__ == "__main__":

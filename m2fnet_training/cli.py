@@ -57,13 +57,18 @@ def run_cli(main: Callable[..., Any], prog: str | None = None) -> None:
         sys.exit(f"{prog}: interrupted")
     except OSError as error:
         if isinstance(error, USER_ERRORS):
-            _exit_with(prog, str(error))
+            _exit_with(prog, _with_notes(error))
         if error.errno not in DISK_ERRNOS:
             raise
         _exit_with(prog, describe_os_error(error))
     except USER_ERRORS as error:
-        _exit_with(prog, str(error))
+        _exit_with(prog, _with_notes(error))
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _with_notes(error: BaseException) -> str:
+    """The error's message followed by its notes (the context that callers added, e.g. which dialogue failed)."""
+    return " ".join([str(error), *(f"({note})" for note in getattr(error, "__notes__", []))])
 
 
 def _exit_with(prog: str, message: str) -> None:

@@ -18,7 +18,6 @@ Accelerate loop, selects the epoch with the best validation weighted F1, scores 
 model with its processor and code, `results.json` and plots.
 """
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,9 +35,7 @@ from .arguments import TrainingLoopArguments, parse_config_overrides, set_up_run
 from .checkpointing import (
     BEST_MODEL_DIRNAME,
     CHECKPOINT_MODEL_DIRNAME,
-    TRAINING_STATE_NAME,
     TrainingState,
-    check_rng_states,
     load_saved_weights,
     read_best_model_info,
     remove_stale_temporaries,
@@ -54,8 +51,8 @@ from .evaluation import (
     plot_history,
 )
 from .io_utils import write_json
-from .loop import LoopSettings, plan_steps, run_training_loop
-from .optim import build_optimizer, build_scheduler, inverse_frequency_weights
+from .loop import PreparedTraining, prepare_training, run_training_loop
+from .optim import inverse_frequency_weights
 from .samplers import EpochShuffleSampler
 from .sources import DataSource, FeatureSource, make_source
 from .toy_data import ToyDataConfig
@@ -302,17 +299,15 @@ def frozen_extractors(model, source: DataSource, model_args: ModelArguments) -> 
 class _Run:
     accelerator: Accelerator
     source: DataSource
-    model: Any
     processor: Any
     label_names: list[str]
     frozen: list
-    train_dataloader: Any
-    eval_dataloaders: dict
-    optimizer: Any
-    lr_scheduler: Any
-    settings: LoopSettings
-    state: TrainingState
+    prepared: PreparedTraining
     text_encoder_lr: float
+
+    @property
+    def model(self):
+        return self.prepared.model
 
 
 def _dataloader(split, collate_fn, batch_size: int, num_workers: int, seed: int, shuffle: bool) -> DataLoader:
@@ -342,6 +337,15 @@ def _select_splits(source: DataSource, data_args: DataArguments) -> dict:
     return splits
 
 
+def _set_class_weights(model, source: DataSource, split: str, label_map, label_names: list[str]) -> None:
+    labels = source.train_labels(split)
+    labels = labels[labels >= 0]
+    if label_map is not None:
+        labels = [label_map[label] for label in labels]
+    model.config.class_weights = inverse_frequency_weights(labels, model.config.num_labels)
+    logger.info(f"Class weights (inverse frequency): {dict(zip(label_names, model.config.class_weights))}")
+
+
 def _prepare_run(model_args, data_args, training_args) -> _Run:
     source = data_args.make_source()
     accelerator = set_up_run(training_args, default_num_threads=1 if source.synthetic else None)
@@ -358,95 +362,37 @@ def _prepare_run(model_args, data_args, training_args) -> _Run:
     if isinstance(source, FeatureSource):
         source.check_widths(model.config)
     if model_args.class_weighted_loss:
-        labels = source.train_labels(data_args.train_split)
-        labels = labels[labels >= 0]
-        model.config.class_weights = inverse_frequency_weights(
-            labels if label_map is None else [label_map[i] for i in labels], model.config.num_labels
-        )
-        logger.info(f"Class weights (inverse frequency): {dict(zip(label_names, model.config.class_weights))}")
+        _set_class_weights(model, source, data_args.train_split, label_map, label_names)
     frozen = frozen_extractors(model, source, model_args)
     collate_fn = source.collator(processor, model.config.modalities, data_args.max_utterances, label_map)
-    splits = {name: source.prepare_split(split, label_map) for name, split in splits.items()}
-    train_dataloader = _dataloader(
-        splits[data_args.train_split],
-        collate_fn,
-        training_args.per_device_train_batch_size,
-        data_args.dataloader_num_workers,
-        training_args.seed,
-        shuffle=True,
-    )
-    eval_dataloaders = {
+    dataloaders = {
         name: _dataloader(
-            split,
+            source.prepare_split(split, label_map),
             collate_fn,
-            training_args.per_device_eval_batch_size,
+            training_args.per_device_train_batch_size
+            if name == data_args.train_split
+            else training_args.per_device_eval_batch_size,
             data_args.dataloader_num_workers,
             training_args.seed,
-            shuffle=False,
+            shuffle=name == data_args.train_split,
         )
         for name, split in splits.items()
-        if name != data_args.train_split
     }
-    # Prepare the dataloaders first: with N processes each one gets 1/N of the batches, which sets the number of
-    # optimizer steps per epoch the schedule is built on.
-    train_dataloader, *prepared = accelerator.prepare(train_dataloader, *eval_dataloaders.values())
-    eval_dataloaders = dict(zip(eval_dataloaders, prepared))
-    num_epochs, max_steps = plan_steps(
-        len(train_dataloader),
-        training_args.gradient_accumulation_steps,
-        training_args.num_train_epochs,
-        training_args.max_train_steps,
-    )
     text_encoder_lr = training_args.text_encoder_learning_rate
     if text_encoder_lr is None:
-        text_encoder_lr = (
-            training_args.learning_rate if model_args.model_name_or_path is None else PRETRAINED_TEXT_ENCODER_LR
-        )
-    optimizer = build_optimizer(
-        model, training_args.learning_rate, training_args.weight_decay, {"m2fnet.text_model.": text_encoder_lr}
-    )
-    lr_scheduler = build_scheduler(
-        training_args.lr_scheduler_type,
-        optimizer,
-        max_steps,
-        training_args.warmup_ratio,
-        training_args.num_warmup_steps,
-        accelerator.num_processes,
-    )
-    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
-    state = TrainingState()
-    if checkpoint is not None:
-        check_rng_states(checkpoint, accelerator.process_index, training_args.allow_inexact_resume)
-        accelerator.load_state(str(checkpoint))
-        state = TrainingState(**json.loads((checkpoint / TRAINING_STATE_NAME).read_text(encoding="utf-8")))
-        logger.info(f"Resumed from {checkpoint}: {state.epoch} epochs and {state.completed_steps} steps done")
-    elif training_args.resume_from_checkpoint == "latest":
-        logger.info(f"No complete checkpoint in {output_dir}: training from scratch.")
-    settings = LoopSettings(
-        output_dir=output_dir,
-        num_train_epochs=num_epochs,
-        max_train_steps=max_steps,
-        max_grad_norm=training_args.max_grad_norm,
-        logging_steps=training_args.logging_steps,
-        checkpointing_steps=training_args.checkpointing_steps,
-        checkpoints_total_limit=training_args.checkpoints_total_limit,
-        report_to=training_args.report_to,
-    )
-    return _Run(
+        pretrained = model_args.model_name_or_path is not None
+        text_encoder_lr = PRETRAINED_TEXT_ENCODER_LR if pretrained else training_args.learning_rate
+    train_dataloader = dataloaders.pop(data_args.train_split)
+    prepared = prepare_training(
         accelerator,
-        source,
         model,
-        processor,
-        label_names,
-        frozen,
         train_dataloader,
-        eval_dataloaders,
-        optimizer,
-        lr_scheduler,
-        settings,
-        state,
-        text_encoder_lr,
+        dataloaders,
+        training_args,
+        training_args.learning_rate,
+        {"m2fnet.text_model.": text_encoder_lr},
     )
+    return _Run(accelerator, source, processor, label_names, frozen, prepared, text_encoder_lr)
 
 
 def _save_files(run: _Run, folder: Path) -> None:
@@ -473,10 +419,12 @@ def train_dialogue_level(
     unwrapped = accelerator.unwrap_model(model)
     num_parameters = sum(p.numel() for p in unwrapped.parameters())
     num_trainable = sum(p.numel() for p in unwrapped.parameters() if p.requires_grad)
+    per_step = training_args.per_device_train_batch_size * accelerator.num_processes
+    per_step *= training_args.gradient_accumulation_steps
     logger.info(
         f"Source {run.source.kind}; modalities {unwrapped.config.modalities}; {num_parameters:,} parameters "
-        f"({num_trainable:,} trainable); {run.settings.num_train_epochs} epochs, {run.settings.max_train_steps} steps "
-        f"of {training_args.per_device_train_batch_size * accelerator.num_processes * training_args.gradient_accumulation_steps} dialogues"
+        f"({num_trainable:,} trainable); {run.prepared.settings.num_train_epochs} epochs, "
+        f"{run.prepared.settings.max_train_steps} optimizer steps of {per_step} dialogues"
     )
 
     def set_train_mode():
@@ -485,22 +433,22 @@ def train_dialogue_level(
             module.eval()
 
     def evaluate():
-        return evaluate_model(
-            model, run.eval_dataloaders[data_args.validation_split], accelerator, metric, run.label_names
-        )
+        dataloader = run.prepared.eval_dataloaders[data_args.validation_split]
+        return evaluate_model(model, dataloader, accelerator, metric, run.label_names)
 
     def save_best(info):
         save_model_atomically(accelerator, lambda folder: _save_files(run, folder), best_dir, info)
 
     loop_start = time.time()
+    prepared = run.prepared
     state = run_training_loop(
         accelerator,
         model,
-        run.optimizer,
-        run.lr_scheduler,
-        run.train_dataloader,
-        run.settings,
-        run.state,
+        prepared.optimizer,
+        prepared.lr_scheduler,
+        prepared.train_dataloader,
+        prepared.settings,
+        prepared.state,
         evaluate,
         save_best,
         set_train_mode=set_train_mode,
@@ -514,7 +462,7 @@ def train_dialogue_level(
     load_saved_weights(unwrapped, best_dir)
     final_results = {
         name: evaluate_model(model, dataloader, accelerator, metric, run.label_names)
-        for name, dataloader in run.eval_dataloaders.items()
+        for name, dataloader in prepared.eval_dataloaders.items()
     }
     save_model_atomically(accelerator, lambda folder: _save_files(run, folder), output_dir, into_existing=True)
     report = _report(run, model_args, data_args, training_args, state, final_results)

@@ -395,27 +395,8 @@ def plot_losses(history: list[dict], path: Path) -> None:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def train_extractor(
-    model_args: ExtractorModelArguments, data_args: ExtractorDataArguments, training_args: ExtractorTrainingArguments
-) -> dict:
-    """Trains the audio or visual extractor with the triplet objective; returns the report written to results.json."""
-    start_time = time.time()
-    output_dir = Path(training_args.output_dir)
-    accelerator_kwargs = {}
-    if training_args.mixed_precision is not None:
-        accelerator_kwargs["mixed_precision"] = training_args.mixed_precision
-    accelerator = Accelerator(**accelerator_kwargs)
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%H:%M:%S", level=logging.INFO
-    )
-    if not accelerator.is_local_main_process:
-        datasets.utils.logging.set_verbosity_error()
-        transformers.utils.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    set_seed(training_args.seed)
-
-    # Data: one example per labelled utterance that has the modality's media.
+def _clip_dataloaders(accelerator, model_args, data_args, training_args):
+    """Dataloaders over the labelled utterances that have the modality's media: label-aware batches for training."""
     with accelerator.main_process_first():
         dialogues = load_dialogues(data_args)
     if data_args.train_split not in dialogues:
@@ -430,8 +411,6 @@ def train_extractor(
         raise ValueError(f"The {data_args.train_split!r} split has no labelled utterance with {model_args.modality}.")
     label_names = dialogues[data_args.train_split].features["utterances"].feature["emotion"].names
     logger.info(f"{len(train_clips)} training and {len(eval_clips)} validation clips ({model_args.modality})")
-
-    model = build_extractor(model_args)
     preprocessor = build_preprocessor(model_args, data_args)
     batch_sampler = LabelAwareBatchSampler(
         [clip["label"] for clip in train_clips],
@@ -453,6 +432,35 @@ def train_extractor(
             collate_fn=ClipCollator(model_args.modality, preprocessor),
             num_workers=data_args.dataloader_num_workers,
         )
+    return train_dataloader, eval_dataloader, label_names, {"train": len(train_clips), "validation": len(eval_clips)}
+
+
+def train_extractor(
+    model_args: ExtractorModelArguments, data_args: ExtractorDataArguments, training_args: ExtractorTrainingArguments
+) -> dict:
+    """Trains the audio or visual extractor with the triplet objective; returns the report written to results.json."""
+    start_time = time.time()
+    output_dir = Path(training_args.output_dir)
+    accelerator_kwargs = {}
+    if training_args.mixed_precision is not None:
+        accelerator_kwargs["mixed_precision"] = training_args.mixed_precision
+    accelerator = Accelerator(**accelerator_kwargs)
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%H:%M:%S", level=logging.INFO
+    )
+    if not accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    set_seed(training_args.seed)
+
+    train_dataloader, eval_dataloader, label_names, counts = _clip_dataloaders(
+        accelerator, model_args, data_args, training_args
+    )
+    model = build_extractor(model_args)
+    preprocessor = train_dataloader.collate_fn.preprocessor
+    batch_sampler = train_dataloader.batch_sampler
 
     # Adam with the paper's learning rate and weight decay.
     optimizer = torch.optim.Adam(
@@ -511,7 +519,7 @@ def train_extractor(
     report = {
         "modality": model_args.modality,
         "label_names": list(label_names),
-        "num_clips": {"train": len(train_clips), "validation": len(eval_clips)},
+        "num_clips": counts,
         "final_loss": history[-1] if history else None,
         "validation": validation,
         "history": history,

@@ -45,7 +45,6 @@ without an audio track.
 """
 
 import contextlib
-import copy
 import json
 import os
 import time
@@ -70,6 +69,7 @@ from .hashing import fingerprint as _fingerprint
 from .hashing import tokenizer_signature as _tokenizer_signature
 from .hashing import weights_hash
 from .io_utils import atomic_output_dir, atomic_output_file, write_json
+from .utterance_embedder import UNUSABLE_MEDIA_COLUMN, M2FNetUtteranceEmbedder
 
 
 MAX_REPORTED_EXAMPLES = 20
@@ -82,7 +82,6 @@ REPORT_FILENAME = "extraction_report.json"
 DEFAULT_SHARD_UTTERANCES = 256
 DEFAULT_BATCH_SIZE = 4
 # Columns kept in the cached shards for the report, dropped from the final output.
-UNUSABLE_MEDIA_COLUMN = "unusable_media"
 # Config keys that name or date a config without changing what it computes.
 VOLATILE_CONFIG_KEYS = (
     "_name_or_path",
@@ -215,28 +214,6 @@ def shard_content_hash(shard: datasets.Dataset) -> str:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def add_context(error: Exception, context: str) -> Exception:
-    """Adds `context` to `error` as a note (kept by tracebacks and by the CLIs' one-line errors); same object."""
-    if hasattr(error, "add_note"):
-        error.add_note(context)
-    return error
-
-
-def speaker_ids(speakers: list) -> list[int]:
-    """Speakers numbered by first appearance in the dialogue (0 = first); each utterance without a speaker is new."""
-    numbers, ids = {}, []
-    for speaker in speakers:
-        key = None if speaker is None or str(speaker).strip() == "" else str(speaker).strip()
-        if key is not None and key in numbers:
-            ids.append(numbers[key])
-            continue
-        new_id = max(ids, default=-1) + 1
-        if key is not None:
-            numbers[key] = new_id
-        ids.append(new_id)
-    return ids
-
-
 def shard_bounds(lengths: list[int], shard_utterances: int) -> list[tuple[int, int]]:
     """Consecutive dialogues grouped into shards of about `shard_utterances` utterances (a longer dialogue alone)."""
     bounds, start, count = [], 0, 0
@@ -248,171 +225,6 @@ def shard_bounds(lengths: list[int], shard_utterances: int) -> list[tuple[int, i
     if start < len(lengths):
         bounds.append((start, len(lengths)))
     return bounds
-
-
-class M2FNetUtteranceEmbedder:
-    """
-    The `Dataset.map(batched=True)` function of [`extract_features`]: turns a batch of dialogue rows (builder schema)
-    into cached-feature rows, encoding the utterances of all dialogues of the batch together.
-
-    Args:
-        model ([`M2FNetForEmotionRecognition`] or [`M2FNetModel`]):
-            The model whose utterance-level extractors are run (in eval mode, without gradients).
-        processor ([`M2FNetProcessor`]):
-            Its processor; one shallow copy per modality is used.
-        modalities (`list[str]`):
-            Modalities to extract, a subset of the model's.
-        on_media_error (`str`, *optional*):
-            `"raise"` or `"skip"`; defaults to the processor's.
-        utterances_per_forward (`int`, *optional*, defaults to 64):
-            Most utterances per extractor forward pass (bounds memory for long dialogues or video).
-        device (`torch.device`, *optional*):
-            Where the model runs; defaults to the model's device.
-    """
-
-    def __init__(self, model, processor, modalities, on_media_error=None, utterances_per_forward=64, device=None):
-        self.m2fnet = getattr(model, "m2fnet", model)
-        self.modalities = list(modalities)
-        self.utterances_per_forward = utterances_per_forward
-        self.device = device if device is not None else next(self.m2fnet.parameters()).device
-        self.max_utterances = processor.max_utterances
-        self.processors = {}
-        for modality in self.modalities:
-            clone = copy.copy(processor)
-            clone.modalities = [modality]
-            if on_media_error is not None:
-                clone.on_media_error = on_media_error
-            clone._validate_settings()
-            self.processors[modality] = clone
-        self.embed_dims = {modality: self.m2fnet.config.embed_dim(modality) for modality in self.modalities}
-
-    # What each modality's processor call sees of an utterance.
-    @staticmethod
-    def _utterance_input(modality: str, utterance: dict, dialogue_video) -> dict:
-        if modality == "text":
-            return {"speaker": utterance.get("speaker"), "text": utterance.get("text")}
-        own_audio, own_video = utterance.get("audio"), utterance.get("video")
-        if modality == "audio" and own_audio is not None:
-            return {"audio": own_audio}
-        if own_video is not None:
-            return {"video": own_video}  # MELD's start/end times locate the clip in its episode: not used
-        if dialogue_video is not None:  # IEMOCAP: one video per dialogue, cut at the utterance's times
-            return {
-                "video": dialogue_video,
-                "start_time": utterance.get("start_time"),
-                "end_time": utterance.get("end_time"),
-            }
-        return {}
-
-    def _process(self, modality: str, conversations: list[list[dict]], dialogue_ids: list[str]):
-        processor = self.processors[modality]
-        try:
-            return processor(conversations=conversations, return_tensors="pt")
-        except Exception:  # name the dialogue: rerun one by one to find it
-            for conversation, dialogue_id in zip(conversations, dialogue_ids):
-                try:
-                    processor(conversations=[conversation], return_tensors="pt")
-                except Exception as single_error:
-                    raise add_context(
-                        single_error, f"while extracting the {modality} of dialogue {dialogue_id!r}"
-                    ) from None
-            raise
-
-    def _encode(self, modality: str, inputs, selected: torch.Tensor) -> torch.Tensor:
-        """Embeddings `(batch, num_utterances, embed_dim)` of the `selected` utterances, in chunks."""
-        output = torch.zeros(*selected.shape, self.embed_dims[modality], dtype=torch.float32)
-        positions = selected.nonzero()
-        if len(positions) == 0:
-            return output
-        device = self.device
-        if modality == "text":
-            # Similar lengths together, and each chunk cut to its longest utterance (right padding): less padding.
-            lengths = inputs["attention_mask"][selected].sum(-1)
-            positions = positions[torch.argsort(lengths, stable=True)]
-            input_ids, attention_mask = inputs["input_ids"].to(device), inputs["attention_mask"].to(device)
-        elif modality == "audio":
-            input_features = inputs["input_features"].to(device, self.m2fnet.dtype)
-            audio_attention_mask = inputs["audio_attention_mask"].to(device)
-        else:
-            visual = {
-                key: inputs[key].to(device, self.m2fnet.dtype) if key in inputs else None
-                for key in ("pixel_values", "face_pixel_values", "face_weights")
-            }
-        for start in range(0, len(positions), self.utterances_per_forward):
-            chunk = positions[start : start + self.utterances_per_forward]
-            mask = torch.zeros_like(selected)
-            mask[chunk[:, 0], chunk[:, 1]] = True
-            device_mask = mask.to(device)
-            if modality == "text":
-                length = int(attention_mask[device_mask].sum(-1).max())
-                features = self.m2fnet.get_text_features(
-                    input_ids[..., :length], attention_mask[..., :length], device_mask
-                )
-            elif modality == "audio":
-                features = self.m2fnet.get_audio_features(input_features, audio_attention_mask, device_mask)
-            else:
-                features = self.m2fnet.get_visual_features(
-                    visual["pixel_values"], visual["face_pixel_values"], visual["face_weights"], device_mask
-                )
-            output[mask] = features[device_mask].float().cpu()
-        return output
-
-    @torch.no_grad()
-    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        num_rows = len(batch["utterances"])
-        names = batch.get("dialogue_name") or batch["dialogue_id"]
-        dialogue_videos = batch.get("video") or [None] * num_rows
-        keep = [index for index in range(num_rows) if batch["utterances"][index]]
-        if len(keep) < num_rows:
-            skipped = [str(names[index]) for index in range(num_rows) if index not in keep]
-            logger.warning(f"Skipping dialogue(s) {skipped}: no utterance.")
-        dialogue_ids = [str(names[index]) for index in keep]
-        dialogues = [batch["utterances"][index][: self.max_utterances] for index in keep]
-        videos = [dialogue_videos[index] for index in keep]
-        lengths = [len(dialogue) for dialogue in dialogues]
-
-        output = {
-            "dialogue_id": dialogue_ids,
-            "labels": [
-                [-100 if utterance.get("emotion") is None else int(utterance["emotion"]) for utterance in dialogue]
-                for dialogue in dialogues
-            ],
-            UNUSABLE_MEDIA_COLUMN: [[] for _ in dialogues],
-            "speaker_ids": [
-                speaker_ids([utterance.get("speaker") for utterance in dialogue]) for dialogue in dialogues
-            ],
-        }
-        modality_mask = [np.zeros((length, len(MODALITIES)), dtype=np.int8) for length in lengths]
-        if not dialogues:
-            output["modality_mask"], output["speaker_ids"] = [], []
-            for modality in self.modalities:
-                output[EMBED_COLUMNS[modality]] = []
-            return output
-        for modality in self.modalities:
-            column = MODALITIES.index(modality)
-            conversations = [
-                [self._utterance_input(modality, utterance, video) for utterance in dialogue]
-                for dialogue, video in zip(dialogues, videos)
-            ]
-            inputs = self._process(modality, conversations, dialogue_ids)
-            present = inputs["utterance_mask"].bool() & inputs["modality_mask"][..., column].bool()
-            embeddings = self._encode(modality, inputs, present)
-            if not torch.isfinite(embeddings).all():
-                b, n = (~torch.isfinite(embeddings)).any(-1).nonzero()[0].tolist()
-                raise ValueError(
-                    f"Dialogue {dialogue_ids[b]!r}, utterance {n}: the {modality} extractor returned NaN or inf "
-                    "(check the model's weights and this utterance's input)."
-                )
-            output[EMBED_COLUMNS[modality]] = [embeddings[b, :length].numpy() for b, length in enumerate(lengths)]
-            for b, (conversation, length) in enumerate(zip(conversations, lengths)):
-                modality_mask[b][:, column] = present[b, :length].numpy()
-                if modality == "text":
-                    continue
-                for n, utterance_input in enumerate(conversation):
-                    if (utterance_input.get("audio") or utterance_input.get("video")) and not present[b, n]:
-                        output[UNUSABLE_MEDIA_COLUMN][b].append({"utterance": n, "modality": modality})
-        output["modality_mask"] = modality_mask
-        return output
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -606,13 +418,7 @@ def extract_features(
     if unknown or not splits:
         raise ValueError(f"Unknown split(s) {unknown or splits}; the dataset has {list(dataset)}.")
     m2fnet = getattr(model, "m2fnet", model)
-    modalities = list(m2fnet.config.modalities) if modalities is None else list(modalities)
-    missing = [modality for modality in modalities if modality not in m2fnet.config.modalities]
-    if missing or not modalities:
-        raise ValueError(
-            f"Cannot extract {missing or modalities}: the model's modalities are {m2fnet.config.modalities}."
-        )
-    modalities = [modality for modality in MODALITIES if modality in modalities]
+    modalities = _check_modalities(m2fnet.config, modalities)
     if shard_utterances < 1 or batch_size < 1 or utterances_per_forward < 1:
         raise ValueError(
             f"`shard_utterances` ({shard_utterances}), `batch_size` ({batch_size}) and `utterances_per_forward` "
@@ -630,129 +436,165 @@ def extract_features(
         model.to(device)
     encoder = M2FNetUtteranceEmbedder(model, processor, modalities, policy, utterances_per_forward, device)
     signature = extraction_signature(model, processor, modalities, policy, batch_size)
-    base_fingerprint = _fingerprint(signature)
-    shard_features = _shard_schema(encoder.embed_dims)
-    report = {
-        "format": "m2fnet utterance embeddings (m2fnet_training/collators.py)",
-        "modalities": modalities,
-        "embed_dims": encoder.embed_dims,
-        "label_names": [m2fnet.config.id2label[index] for index in range(len(m2fnet.config.id2label))],
-        "dataset_name": dataset_name,
-        "model": {
-            "name_or_path": getattr(model, "name_or_path", None) or None,
-            "text_encoder": (getattr(m2fnet.config.text_config, "_name_or_path", None) or None)
-            if "text" in modalities
-            else None,
-            "text_pooling": m2fnet.config.text_pooling if "text" in modalities else None,
-            "extractor_weights": {modality: signature[modality]["weights"] for modality in modalities},
-        },
-        "features_fingerprint": base_fingerprint,
-        "settings": {
-            "on_media_error": policy,
-            "shard_utterances": shard_utterances,
-            "batch_size": batch_size,
-            "utterances_per_forward": utterances_per_forward,
-            "max_dialogues": max_dialogues,
-            "device": str(encoder.device),
-            "torch_num_threads": torch.get_num_threads(),
-        },
-        "splits": {},
+    report = _report_header(model, signature, encoder, modalities, dataset_name)
+    report["settings"] = {
+        "on_media_error": policy,
+        "shard_utterances": shard_utterances,
+        "batch_size": batch_size,
+        "utterances_per_forward": utterances_per_forward,
+        "max_dialogues": max_dialogues,
+        "device": str(encoder.device),
+        "torch_num_threads": torch.get_num_threads(),
     }
-
-    results, shard_paths = {}, []
-    bars_were_enabled = not datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()  # one bar over the shards instead of one per `map`
+    shards = _ShardWriter(encoder, cache_dir, report["features_fingerprint"], batch_size, progress, shard_callback)
     try:
-        for split in splits:
-            split_dataset = dataset[split]
-            if max_dialogues is not None:
-                split_dataset = split_dataset.select(range(min(max_dialogues, len(split_dataset))))
-            lengths = pc.list_value_length(split_dataset.with_format("arrow")[:].column("utterances")).to_pylist()
-            lengths = [min(length or 0, processor.max_utterances) for length in lengths]
-            bounds = shard_bounds(lengths, shard_utterances)
-            num_shards = len(bounds)
-            shards, reused, computed_utterances, compute_seconds = [], 0, 0, 0.0
-            bar = tqdm(total=sum(lengths), desc=f"Extracting {split}", unit="utt", disable=not progress)
-            for index, (first, end) in enumerate(bounds):
-                shard = split_dataset.select(range(first, end))
-                key = _fingerprint([base_fingerprint, index, first, end, shard_content_hash(shard)])
-                path = cache_dir / f"{split}-{index:05d}-{key}.arrow"
-                shard_paths.append(path)
-                cached = None
-                if path.is_file():
-                    try:
-                        cached = datasets.Dataset.from_file(
-                            str(path), info=datasets.DatasetInfo(features=shard_features)
-                        )
-                    except (OSError, pa.ArrowInvalid) as error:
-                        logger.warning(f"Recomputing the unreadable cached shard {path} ({error}).")
-                if cached is not None:
-                    reused += 1
-                    shards.append(cached)
-                else:
-                    started = time.perf_counter()
-                    computed = shard.map(
-                        encoder,
-                        batched=True,
-                        batch_size=batch_size,
-                        remove_columns=shard.column_names,
-                        features=shard_features,
-                        keep_in_memory=True,
-                        load_from_cache_file=False,
-                        new_fingerprint=key,
-                    )
-                    _write_shard(computed.data.table, shard_features, path)
-                    compute_seconds += time.perf_counter() - started
-                    computed_utterances += sum(lengths[first:end])
-                    shards.append(
-                        datasets.Dataset.from_file(str(path), info=datasets.DatasetInfo(features=shard_features))
-                    )
-                bar.update(sum(lengths[first:end]))
-                if compute_seconds:
-                    bar.set_postfix(utterances_per_s=f"{computed_utterances / compute_seconds:.1f}", reused=reused)
-                if shard_callback is not None:
-                    shard_callback(split=split, index=index, path=path, reused=cached is not None)
-            bar.close()
-            if shards:
-                split_features = datasets.concatenate_datasets(shards)
-            else:
-                split_features = datasets.Dataset.from_dict(
-                    {name: [] for name in shard_features}, features=shard_features
-                )
-            statistics = _split_statistics(split_features, modalities)
-            statistics.update(
-                source_rows=len(dataset[split]),
-                source_fingerprint=dataset[split]._fingerprint,
-                skipped_empty_dialogues=len(split_dataset) - len(split_features),
-                label_names=label_names[split],
-                shards=num_shards,
-                shards_reused=reused,
-                shards_computed=num_shards - reused,
-                compute_seconds=round(compute_seconds, 3),
-                computed_utterances=computed_utterances,
-                utterances_per_second=round(computed_utterances / compute_seconds, 2) if compute_seconds else None,
-            )
-            report["splits"][split] = statistics
-            split_features = split_features.remove_columns([UNUSABLE_MEDIA_COLUMN])
-            split_features.info.description = (
-                f"M2FNet utterance embeddings ({', '.join(modalities)}; widths {encoder.embed_dims}) of {split}, one "
-                f"row per dialogue; labels are ids of {report['label_names']} (-100 = unlabelled)."
-            )
-            results[split] = split_features
+        results = _extract_splits(shards, dataset, splits, max_dialogues, shard_utterances, label_names, report)
     finally:
-        if bars_were_enabled:
-            datasets.enable_progress_bars()
         model.train(was_training)
 
     with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
         datasets.DatasetDict(results).save_to_disk(str(staging))
         write_json(staging / REPORT_FILENAME, report)
     if not keep_cache:
-        for path in shard_paths:
+        for path in shards.paths:
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             cache_dir.rmdir()  # only when empty: the folder may hold other runs' shards
     return datasets.load_from_disk(str(output_dir)), report
+
+
+def _extract_splits(shards, dataset, splits, max_dialogues, shard_utterances, label_names, report) -> dict:
+    """Every split's features (through the shard cache), with its statistics added to `report`."""
+    results = {}
+    bars_were_enabled = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # one bar over the utterances instead of one per `map`
+    try:
+        for split in splits:
+            split_dataset = dataset[split]
+            if max_dialogues is not None:
+                split_dataset = split_dataset.select(range(min(max_dialogues, len(split_dataset))))
+            split_features, statistics = shards.extract_split(split, split_dataset, shard_utterances)
+            statistics.update(
+                _split_statistics(split_features, report["modalities"]),
+                source_rows=len(dataset[split]),
+                source_fingerprint=dataset[split]._fingerprint,
+                label_names=label_names[split],
+            )
+            statistics["skipped_empty_dialogues"] = len(split_dataset) - statistics["dialogues"]
+            report["splits"][split] = statistics
+            split_features = split_features.remove_columns([UNUSABLE_MEDIA_COLUMN])
+            split_features.info.description = (
+                f"M2FNet utterance embeddings ({', '.join(report['modalities'])}; widths {report['embed_dims']}) of "
+                f"{split}, one row per dialogue; labels are ids of {report['label_names']} (-100 = unlabelled)."
+            )
+            results[split] = split_features
+    finally:
+        if bars_were_enabled:
+            datasets.enable_progress_bars()
+    return results
+
+
+def _check_modalities(config, modalities: list[str] | None) -> list[str]:
+    modalities = list(config.modalities) if modalities is None else list(modalities)
+    missing = [modality for modality in modalities if modality not in config.modalities]
+    if missing or not modalities:
+        raise ValueError(f"Cannot extract {missing or modalities}: the model's modalities are {config.modalities}.")
+    return [modality for modality in MODALITIES if modality in modalities]
+
+
+def _report_header(model, signature: dict, encoder, modalities: list[str], dataset_name: str | None) -> dict:
+    m2fnet = getattr(model, "m2fnet", model)
+    config = m2fnet.config
+    text = "text" in modalities
+    return {
+        "format": "m2fnet utterance embeddings (m2fnet_training/collators.py)",
+        "modalities": modalities,
+        "embed_dims": encoder.embed_dims,
+        "label_names": [config.id2label[index] for index in range(len(config.id2label))],
+        "dataset_name": dataset_name,
+        "model": {
+            "name_or_path": getattr(model, "name_or_path", None) or None,
+            "text_encoder": (getattr(config.text_config, "_name_or_path", None) or None) if text else None,
+            "text_pooling": config.text_pooling if text else None,
+            "extractor_weights": {modality: signature[modality]["weights"] for modality in modalities},
+        },
+        "features_fingerprint": _fingerprint(signature),
+        "splits": {},
+    }
+
+
+class _ShardWriter:
+    """Computes (or reuses) the shards of a split: whole dialogues, about `shard_utterances` utterances each."""
+
+    def __init__(self, encoder, cache_dir: Path, fingerprint: str, batch_size: int, progress: bool, callback):
+        self.encoder, self.cache_dir, self.fingerprint = encoder, cache_dir, fingerprint
+        self.batch_size, self.progress, self.callback = batch_size, progress, callback
+        self.features = _shard_schema(encoder.embed_dims)
+        self.paths: list[Path] = []
+
+    def _load(self, path: Path) -> datasets.Dataset | None:
+        if not path.is_file():
+            return None
+        try:
+            return datasets.Dataset.from_file(str(path), info=datasets.DatasetInfo(features=self.features))
+        except (OSError, pa.ArrowInvalid) as error:
+            logger.warning(f"Recomputing the unreadable cached shard {path} ({error}).")
+            return None
+
+    def _compute(self, shard: datasets.Dataset, key: str, path: Path) -> datasets.Dataset:
+        computed = shard.map(
+            self.encoder,
+            batched=True,
+            batch_size=self.batch_size,
+            remove_columns=shard.column_names,
+            features=self.features,
+            keep_in_memory=True,
+            load_from_cache_file=False,
+            new_fingerprint=key,
+        )
+        _write_shard(computed.data.table, self.features, path)
+        return datasets.Dataset.from_file(str(path), info=datasets.DatasetInfo(features=self.features))
+
+    def extract_split(self, split: str, split_dataset: datasets.Dataset, shard_utterances: int):
+        """`(features of the split, its timing statistics)`."""
+        lengths = pc.list_value_length(split_dataset.with_format("arrow")[:].column("utterances")).to_pylist()
+        lengths = [min(length or 0, self.encoder.max_utterances) for length in lengths]
+        bounds = shard_bounds(lengths, shard_utterances)
+        shards, reused, computed_utterances, compute_seconds = [], 0, 0, 0.0
+        bar = tqdm(total=sum(lengths), desc=f"Extracting {split}", unit="utt", disable=not self.progress)
+        for index, (first, end) in enumerate(bounds):
+            shard = split_dataset.select(range(first, end))
+            key = _fingerprint([self.fingerprint, index, first, end, shard_content_hash(shard)])
+            path = self.cache_dir / f"{split}-{index:05d}-{key}.arrow"
+            self.paths.append(path)
+            cached = self._load(path)
+            if cached is not None:
+                reused += 1
+                shards.append(cached)
+            else:
+                started = time.perf_counter()
+                shards.append(self._compute(shard, key, path))
+                compute_seconds += time.perf_counter() - started
+                computed_utterances += sum(lengths[first:end])
+            bar.update(sum(lengths[first:end]))
+            if compute_seconds:
+                bar.set_postfix(utterances_per_s=f"{computed_utterances / compute_seconds:.1f}", reused=reused)
+            if self.callback is not None:
+                self.callback(split=split, index=index, path=path, reused=cached is not None)
+        bar.close()
+        if shards:
+            features = datasets.concatenate_datasets(shards)
+        else:
+            features = datasets.Dataset.from_dict({name: [] for name in self.features}, features=self.features)
+        statistics = {
+            "shards": len(bounds),
+            "shards_reused": reused,
+            "shards_computed": len(bounds) - reused,
+            "compute_seconds": round(compute_seconds, 3),
+            "computed_utterances": computed_utterances,
+            "utterances_per_second": round(computed_utterances / compute_seconds, 2) if compute_seconds else None,
+        }
+        return features, statistics
 
 
 __all__ = [
@@ -767,6 +609,5 @@ __all__ = [
     "load_m2fnet",
     "shard_content_hash",
     "shard_bounds",
-    "speaker_ids",
     "weights_hash",
 ]

@@ -17,18 +17,21 @@ It is the loop of transformers' `run_*_no_trainer.py` scripts, written once: eac
 an `evaluate()` that scores the validation split and a `save_best()` that writes the best model.
 """
 
+import json
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .checkpointing import TrainingState, save_checkpoint
+from .checkpointing import TRAINING_STATE_NAME, TrainingState, check_rng_states, resolve_checkpoint, save_checkpoint
+from .optim import build_optimizer, build_scheduler
 
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,74 @@ def plan_steps(
     per_epoch = steps_per_epoch(num_batches, gradient_accumulation_steps)
     max_train_steps = max_train_steps or num_train_epochs * per_epoch
     return math.ceil(max_train_steps / per_epoch), max_train_steps
+
+
+@dataclass
+class PreparedTraining:
+    """Everything `run_training_loop` needs, prepared by Accelerate, and the state to start from."""
+
+    model: Any
+    optimizer: Any
+    lr_scheduler: Any
+    train_dataloader: Any
+    eval_dataloaders: dict
+    settings: LoopSettings
+    state: TrainingState
+
+
+def prepare_training(
+    accelerator: Accelerator,
+    model,
+    train_dataloader,
+    eval_dataloaders: dict,
+    training_args,
+    learning_rate: float,
+    group_learning_rates: dict[str, float] | None = None,
+) -> PreparedTraining:
+    """
+    Prepares dataloaders, model, AdamW and the schedule with Accelerate, plans the steps and, with
+    `--resume_from_checkpoint`, restores the newest complete checkpoint (refusing one whose random states are lost).
+    """
+    # Dataloaders first: with N processes each one gets 1/N of the batches, which sets the schedule's length.
+    train_dataloader, *prepared = accelerator.prepare(train_dataloader, *eval_dataloaders.values())
+    eval_dataloaders = dict(zip(eval_dataloaders, prepared))
+    num_epochs, max_steps = plan_steps(
+        len(train_dataloader),
+        training_args.gradient_accumulation_steps,
+        training_args.num_train_epochs,
+        training_args.max_train_steps,
+    )
+    optimizer = build_optimizer(model, learning_rate, training_args.weight_decay, group_learning_rates)
+    lr_scheduler = build_scheduler(
+        training_args.lr_scheduler_type,
+        optimizer,
+        max_steps,
+        training_args.warmup_ratio,
+        training_args.num_warmup_steps,
+        accelerator.num_processes,
+    )
+    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
+    output_dir = Path(training_args.output_dir)
+    state = TrainingState()
+    checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, output_dir)
+    if checkpoint is not None:
+        check_rng_states(checkpoint, accelerator.process_index, training_args.allow_inexact_resume)
+        accelerator.load_state(str(checkpoint))
+        state = TrainingState(**json.loads((checkpoint / TRAINING_STATE_NAME).read_text(encoding="utf-8")))
+        logger.info(f"Resumed from {checkpoint}: {state.epoch} epochs and {state.completed_steps} steps done")
+    elif training_args.resume_from_checkpoint == "latest":
+        logger.info(f"No complete checkpoint in {output_dir}: training from scratch.")
+    settings = LoopSettings(
+        output_dir=output_dir,
+        num_train_epochs=num_epochs,
+        max_train_steps=max_steps,
+        max_grad_norm=training_args.max_grad_norm,
+        logging_steps=training_args.logging_steps,
+        checkpointing_steps=training_args.checkpointing_steps,
+        checkpoints_total_limit=training_args.checkpoints_total_limit,
+        report_to=training_args.report_to,
+    )
+    return PreparedTraining(model, optimizer, lr_scheduler, train_dataloader, eval_dataloaders, settings, state)
 
 
 def _optimizer_step(accelerator: Accelerator, model, optimizer, lr_scheduler, loss, max_grad_norm: float) -> None:
@@ -168,4 +239,11 @@ def _end_of_epoch(accelerator, epoch, state, settings, evaluate, save_best, save
         save_checkpoint(accelerator, state, settings.output_dir, settings.checkpoints_total_limit, save_model_files)
 
 
-__all__ = ["LoopSettings", "plan_steps", "run_training_loop", "steps_per_epoch"]
+__all__ = [
+    "LoopSettings",
+    "PreparedTraining",
+    "plan_steps",
+    "prepare_training",
+    "run_training_loop",
+    "steps_per_epoch",
+]

@@ -362,6 +362,30 @@ def _make_processor(tokenizer, config, label_names, audio_extractor, visual_extr
     )
 
 
+BASE_CONFIG_DROPPED_KEYS = (
+    "model_type",
+    "transformers_version",
+    "architectures",
+    "auto_map",
+    "_name_or_path",
+    "label2id",
+    "num_labels",
+)
+
+
+def _load_extractors(sources: dict, modalities: list[str], config_kwargs: dict) -> dict:
+    """`{modality: (source, extractor)}` for the given stage-1 extractors; their configs go into `config_kwargs`."""
+    extractors = {}
+    for modality, source in sources.items():
+        if source is not None:
+            extractor = load_extractor(modality, source)
+            config_kwargs[f"{modality}_config"] = extractor.config
+            extractors[modality] = (source, extractor)
+        elif modality in modalities:
+            logger.warning(f"No {modality} extractor given: the {modality} extractor is randomly initialised.")
+    return extractors
+
+
 def build_m2fnet(
     text_encoder: str | Path | None = None,
     audio_extractor: str | Path | None = None,
@@ -424,17 +448,7 @@ def build_m2fnet(
         overrides, a tokenizer whose vocabulary exceeds the encoder's embeddings, or a checkpoint lacking weights.
     """
     base = _load_base_config(config)
-    kwargs = {} if base is None else base.to_dict()
-    for key in (
-        "model_type",
-        "transformers_version",
-        "architectures",
-        "auto_map",
-        "_name_or_path",
-        "label2id",
-        "num_labels",
-    ):
-        kwargs.pop(key, None)
+    kwargs = {} if base is None else {k: v for k, v in base.to_dict().items() if k not in BASE_CONFIG_DROPPED_KEYS}
     modalities = [str(m) for m in (modalities or (base.modalities if base is not None else MODALITIES))]
     _check_arguments(text_encoder, audio_extractor, visual_extractor, modalities, config_overrides)
     label_names = _resolve_labels(label_names, base)
@@ -452,21 +466,14 @@ def build_m2fnet(
     if text_pooling is not None:
         kwargs["text_pooling"] = text_pooling
 
-    extractors = {}
-    for modality, source in (("audio", audio_extractor), ("visual", visual_extractor)):
-        if source is not None:
-            extractors[modality] = load_extractor(modality, source)
-            kwargs[f"{modality}_config"] = extractors[modality].config
-            loading_info[f"{modality}_extractor"] = str(source)
-        elif modality in modalities:
-            logger.warning(f"No {modality} extractor given: the {modality} extractor is randomly initialised.")
-
+    extractors = _load_extractors({"audio": audio_extractor, "visual": visual_extractor}, modalities, kwargs)
     model = M2FNetForEmotionRecognition(M2FNetConfig(**{**kwargs, **config_overrides}))
     if text_encoder is not None:
         loading_info["text_model"] = load_text_encoder_weights(model, text_encoder, allow_missing_keys)
-    for modality, extractor in extractors.items():
+    for modality, (source, extractor) in extractors.items():
         target = getattr(model.m2fnet, EXTRACTORS[modality][2])
         target.load_state_dict(extractor.state_dict())  # same config, so the keys match exactly
+        loading_info[f"{modality}_extractor"] = str(source)
         loading_info[EXTRACTORS[modality][2]] = {"copied_tensors": len(target.state_dict())}
     loading_info["num_parameters"] = sum(parameter.numel() for parameter in model.parameters())
     tokenizer = _load_tokenizer(text_encoder, tokenizer, model.config)

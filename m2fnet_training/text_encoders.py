@@ -389,7 +389,8 @@ def prepare_model(
     else:
         output_dir = copy_model_folder(files, output_dir, overwrite=overwrite)
     # The Hub id the weights are (for model cards) and how sentence-transformers pools them (for build_model.py).
-    write_json(output_dir / TEXT_ENCODER_INFO_NAME, MODEL_RECORDS[model_name])
+    if model_name in MODEL_RECORDS:
+        write_json(output_dir / TEXT_ENCODER_INFO_NAME, MODEL_RECORDS[model_name])
     return output_dir
 
 

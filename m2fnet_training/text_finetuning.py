@@ -25,6 +25,7 @@ transformers model folder (encoder + tokenizer + `m2fnet_text_encoder.json`) tha
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,21 +45,17 @@ from datasets_scripts.schema import dialogue_label_names
 from .arguments import TrainingLoopArguments, set_up_run
 from .checkpointing import (
     BEST_MODEL_DIRNAME,
-    TRAINING_STATE_NAME,
-    TrainingState,
-    check_rng_states,
     load_saved_weights,
     read_best_model_info,
     remove_stale_temporaries,
-    resolve_checkpoint,
     save_model_atomically,
 )
 from .collators import dialogue_to_conversation
 from .evaluation import evaluate_model, format_metrics_table, load_metric, machine_info, plot_history
 from .io_utils import write_json
-from .loop import LoopSettings, plan_steps, run_training_loop
+from .loop import prepare_training, run_training_loop
 from .model_building import load_tokenizer
-from .optim import build_optimizer, build_scheduler, inverse_frequency_weights
+from .optim import inverse_frequency_weights
 from .samplers import LengthGroupedBatchSampler
 from .text_encoder_cache import (
     LowerLayerCache,
@@ -398,193 +395,170 @@ def base_model_id(name_or_path: str) -> str | None:
     return None if Path(name_or_path).exists() else name_or_path
 
 
-def train_text_encoder(
-    model_args: TextEncoderArguments, data_args: UtteranceDataArguments, training_args: TextTrainingArguments
-) -> dict[str, Any]:
-    """Runs stage 1 for text end to end; returns the report also written to `<output_dir>/results.json`."""
-    start_time = time.time()
+def _encode_splits(raw, processor, data_args: UtteranceDataArguments) -> dict[str, UtteranceSplit]:
+    for name in (data_args.train_split, data_args.validation_split):
+        if name not in raw:
+            raise ValueError(f"{data_args.dataset_dir} has no {name!r} split (it has {list(raw)}).")
+    names = [data_args.train_split, data_args.validation_split, data_args.test_split]
+    limits = {data_args.train_split: data_args.max_train_utterances}
+    splits = {
+        name: encode_split(raw[name], processor, limits.get(name, data_args.max_eval_utterances))
+        for name in names
+        if name is not None and name in raw
+    }
+    splits = {name: split for name, split in splits.items() if len(split) > 0}
+    logger.info(f"Labelled utterances: { ({name: len(split) for name, split in splits.items()}) }")
+    return splits
+
+
+@dataclass
+class _TextRun:
+    accelerator: Any
+    model: UtteranceClassifier
+    tokenizer: Any
+    processor: Any
+    label_names: list[str]
+    splits: dict
+    frozen: list
+    base_model: str | None
+
+
+def _build_text_run(model_args, data_args, training_args) -> tuple[_TextRun, dict]:
+    """The encoder, its processor, the encoded splits, the lower-layer cache, the model and the dataloaders."""
     accelerator = set_up_run(training_args)
     output_dir = Path(training_args.output_dir)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(output_dir)
-
     encoder, tokenizer = load_text_encoder(model_args.text_encoder)
     raw = datasets.load_from_disk(data_args.dataset_dir)
     label_names = dialogue_label_names(raw)
     processor = make_text_processor(tokenizer, label_names, model_args, encoder_max_length(encoder, tokenizer))
-    limits = {data_args.train_split: data_args.max_train_utterances}
-    split_names = [data_args.train_split, data_args.validation_split, data_args.test_split]
-    split_names = [name for name in split_names if name is not None and name in raw]
-    if data_args.train_split not in raw or data_args.validation_split not in raw:
-        raise ValueError(
-            f"{data_args.dataset_dir} needs a {data_args.train_split!r} and a "
-            f"{data_args.validation_split!r} split (it has {list(raw)})."
-        )
-    splits = {
-        name: encode_split(raw[name], processor, limits.get(name, data_args.max_eval_utterances))
-        for name in split_names
-    }
-    splits = {name: split for name, split in splits.items() if len(split) > 0}
-    logger.info(f"Utterances: { ({name: len(split) for name, split in splits.items()}) }")
-
+    splits = _encode_splits(raw, processor, data_args)
     first_layer = first_trained_layer(encoder, model_args.trainable_layers)
     frozen = freeze_lower_layers(encoder, first_layer)
     caches = {}
     if first_layer > 0:
         cache_root = Path(model_args.lower_layer_cache_dir or output_dir / "lower_layer_cache")
+        token_ids = {name: split.token_ids for name, split in splits.items()}
+        dtype = CACHE_DTYPES[model_args.cache_dtype]
         with accelerator.main_process_first():  # the main process computes, the others read the files
-            caches = build_lower_layer_cache(
-                encoder,
-                tokenizer,
-                {name: split.token_ids for name, split in splits.items()},
-                first_layer,
-                cache_root,
-                dtype=CACHE_DTYPES[model_args.cache_dtype],
-            )
+            caches = build_lower_layer_cache(encoder, tokenizer, token_ids, first_layer, cache_root, dtype=dtype)
     class_weights = None
     if model_args.class_weighted_loss:
         class_weights = inverse_frequency_weights(splits[data_args.train_split].labels, len(label_names))
         logger.info(f"Class weights: {dict(zip(label_names, class_weights))}")
     model = UtteranceClassifier(encoder, len(label_names), model_args.classifier_dropout, first_layer, class_weights)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    datasets_ = {name: UtteranceDataset(split, pad_id, caches.get(name)) for name, split in splits.items()}
-    train_dataloader = _dataloader(
-        datasets_[data_args.train_split],
+    data = {name: UtteranceDataset(split, pad_id, caches.get(name)) for name, split in splits.items()}
+    dataloaders = {
+        name: _dataloader(dataset, training_args.per_device_eval_batch_size, 0, False, True)
+        for name, dataset in data.items()
+        if name != data_args.train_split
+    }
+    dataloaders[data_args.train_split] = _dataloader(
+        data[data_args.train_split],
         training_args.per_device_train_batch_size,
         training_args.seed,
         True,
         training_args.group_by_length,
     )
-    eval_dataloaders = {
-        name: _dataloader(datasets_[name], training_args.per_device_eval_batch_size, 0, False, True)
-        for name in splits
-        if name != data_args.train_split
-    }
-    train_dataloader, *prepared = accelerator.prepare(train_dataloader, *eval_dataloaders.values())
-    eval_dataloaders = dict(zip(eval_dataloaders, prepared))
-    num_epochs, max_steps = plan_steps(
-        len(train_dataloader),
-        training_args.gradient_accumulation_steps,
-        training_args.num_train_epochs,
-        training_args.max_train_steps,
+    run = _TextRun(
+        accelerator, model, tokenizer, processor, label_names, splits, frozen, base_model_id(model_args.text_encoder)
     )
-    optimizer = build_optimizer(
-        model, training_args.head_learning_rate, training_args.weight_decay, {"encoder.": training_args.learning_rate}
-    )
-    lr_scheduler = build_scheduler(
-        training_args.lr_scheduler_type,
-        optimizer,
-        max_steps,
-        training_args.warmup_ratio,
-        training_args.num_warmup_steps,
-        accelerator.num_processes,
-    )
-    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
-    metric = load_metric(accelerator)
+    return run, dataloaders
 
-    state = TrainingState()
-    checkpoint = resolve_checkpoint(training_args.resume_from_checkpoint, output_dir)
-    if checkpoint is not None:
-        check_rng_states(checkpoint, accelerator.process_index, training_args.allow_inexact_resume)
-        accelerator.load_state(str(checkpoint))
-        state = TrainingState(**json.loads((checkpoint / TRAINING_STATE_NAME).read_text(encoding="utf-8")))
-        logger.info(f"Resumed from {checkpoint}: {state.epoch} epochs and {state.completed_steps} steps done")
 
+def train_text_encoder(
+    model_args: TextEncoderArguments, data_args: UtteranceDataArguments, training_args: TextTrainingArguments
+) -> dict[str, Any]:
+    """Runs stage 1 for text end to end; returns the report also written to `<output_dir>/results.json`."""
+    start_time = time.time()
+    run, dataloaders = _build_text_run(model_args, data_args, training_args)
+    accelerator, output_dir = run.accelerator, Path(training_args.output_dir)
+    train_dataloader = dataloaders.pop(data_args.train_split)
+    prepared = prepare_training(
+        accelerator,
+        run.model,
+        train_dataloader,
+        dataloaders,
+        training_args,
+        training_args.head_learning_rate,
+        {"encoder.": training_args.learning_rate},
+    )
+    model, metric, best_dir = prepared.model, load_metric(accelerator), output_dir / BEST_MODEL_DIRNAME
     unwrapped = accelerator.unwrap_model(model)
-    base_model = base_model_id(model_args.text_encoder)
-    best_dir = output_dir / BEST_MODEL_DIRNAME
 
     def set_train_mode():
         model.train()
-        for module in frozen:  # the frozen layers computed the cache in eval mode: keep them that way
+        for module in run.frozen:  # the frozen layers computed the cache in eval mode: keep them that way
             module.eval()
 
     def evaluate():
-        return evaluate_model(model, eval_dataloaders[data_args.validation_split], accelerator, metric, label_names)
+        dataloader = prepared.eval_dataloaders[data_args.validation_split]
+        return evaluate_model(model, dataloader, accelerator, metric, run.label_names)
 
-    def save_best(info):
-        encoder_info = _encoder_info(model_args, processor, label_names, base_model, {"best": info})
-        save_model_atomically(
-            accelerator, lambda folder: save_text_encoder(unwrapped, tokenizer, folder, encoder_info), best_dir, info
-        )
+    def save(folder: Path, results: dict | None = None) -> None:
+        info = _encoder_info(model_args, run.processor, run.label_names, run.base_model, results)
+        save_text_encoder(unwrapped, run.tokenizer, folder, info)
 
-    num_trainable = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+    num_trainable = sum(parameter.numel() for parameter in unwrapped.parameters() if parameter.requires_grad)
     logger.info(
-        f"Fine-tuning {model_args.text_encoder}: layers {first_layer}.. of {first_layer + len(frozen) - 1 if frozen else 0}"
-        f"..; {num_trainable:,} trainable parameters; {num_epochs} epochs, {max_steps} steps"
+        f"Fine-tuning {model_args.text_encoder}: layers {run.model.first_layer} and up, {num_trainable:,} trainable "
+        f"parameters; {prepared.settings.num_train_epochs} epochs, {prepared.settings.max_train_steps} steps"
     )
-    settings = LoopSettings(
-        output_dir=output_dir,
-        num_train_epochs=num_epochs,
-        max_train_steps=max_steps,
-        max_grad_norm=training_args.max_grad_norm,
-        logging_steps=training_args.logging_steps,
-        checkpointing_steps=training_args.checkpointing_steps,
-        checkpoints_total_limit=training_args.checkpoints_total_limit,
-        report_to=training_args.report_to,
-    )
-    loop_start = time.time()
+    loop_start, steps_before = time.time(), prepared.state.completed_steps
     state = run_training_loop(
         accelerator,
         model,
-        optimizer,
-        lr_scheduler,
-        train_dataloader,
-        settings,
-        state,
+        prepared.optimizer,
+        prepared.lr_scheduler,
+        prepared.train_dataloader,
+        prepared.settings,
+        prepared.state,
         evaluate,
-        save_best,
+        lambda info: save_model_atomically(accelerator, save, best_dir, info),
         set_train_mode=set_train_mode,
     )
     loop_seconds = time.time() - loop_start
-
     if read_best_model_info(best_dir) != state.best:
         raise ValueError(f"{best_dir} does not hold the best model {state.best}; rerun from a checkpoint.")
     load_text_encoder_weights(unwrapped, best_dir)
-    final_results = {
-        name: evaluate_model(model, dataloader, accelerator, metric, label_names)
-        for name, dataloader in eval_dataloaders.items()
+    final = {
+        name: evaluate_model(model, dataloader, accelerator, metric, run.label_names)
+        for name, dataloader in prepared.eval_dataloaders.items()
     }
-    info = _encoder_info(model_args, processor, label_names, base_model, final_results.get(data_args.validation_split))
-    save_model_atomically(
-        accelerator,
-        lambda folder: save_text_encoder(unwrapped, tokenizer, folder, info),
-        output_dir,
-        into_existing=True,
-    )
+    validation = final.get(data_args.validation_split)
+    save_model_atomically(accelerator, lambda folder: save(folder, validation), output_dir, into_existing=True)
+    trained = (state.completed_steps - steps_before) * training_args.per_device_train_batch_size
+    trained *= accelerator.num_processes * training_args.gradient_accumulation_steps
     report = {
         "stage": "text",
         "text_encoder": model_args.text_encoder,
-        "base_model": base_model,
+        "base_model": run.base_model,
         "data": {
             "source": "dialogues",
             "dataset": data_args.dataset_dir,
             "synthetic": False,
-            "label_names": label_names,
+            "label_names": run.label_names,
         },
-        "num_utterances": {name: len(split) for name, split in splits.items()},
+        "num_utterances": {name: len(split) for name, split in run.splits.items()},
         "best": state.best,
-        **final_results,
+        **final,
         "history": state.history,
         "num_parameters": {"trainable": num_trainable, "total": sum(p.numel() for p in unwrapped.parameters())},
         "args": {"model": asdict(model_args), "data": asdict(data_args), "training": asdict(training_args)},
         "wall_time_seconds": round(time.time() - start_time, 2),
         "training_loop_seconds": round(loop_seconds, 2),
-        "train_utterances_per_second": round(
-            state.completed_steps
-            * training_args.per_device_train_batch_size
-            * accelerator.num_processes
-            / max(loop_seconds, 1e-9),
-            2,
-        ),
+        "train_utterances_per_second": round(trained / max(loop_seconds, 1e-9), 2),
         "machine": machine_info(accelerator),
     }
     if accelerator.is_main_process:
+        shutil.rmtree(best_dir, ignore_errors=True)
         write_json(output_dir / RESULTS_NAME, report)
         if training_args.save_plots:
             plot_history(state.history, output_dir, best_epoch=(state.best or {}).get("epoch"))
-        logger.info(f"Fine-tuned text encoder saved to {output_dir}\n\n" + format_metrics_table(final_results))
+        logger.info(f"Fine-tuned text encoder saved to {output_dir}\n\n" + format_metrics_table(final))
     accelerator.wait_for_everyone()
     return report
 

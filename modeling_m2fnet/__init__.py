@@ -21,9 +21,19 @@ from .configuration_m2fnet import (
     M2FNetExtractorConfig,
     M2FNetVisualConfig,
 )
-from .feature_extraction_m2fnet import M2FNetFeatureExtractor, load_audio
-from .image_processing_m2fnet import M2FNetFaceDetector, M2FNetImageProcessor, load_video_frames
-from .media_utils import MediaDecodingError, NoAudioStreamError, NoVideoStreamError
+from .feature_extraction_m2fnet import M2FNetFeatureExtractor
+from .image_processing_m2fnet import M2FNetImageProcessor
+from .media_utils import (
+    MEDIA_INSTALL_COMMAND,
+    EmptyAudioError,
+    M2FNetFaceDetector,
+    MediaDecodingError,
+    MediaFileNotFoundError,
+    NoAudioStreamError,
+    NoVideoStreamError,
+    load_audio,
+    load_video_frames,
+)
 from .modeling_m2fnet import (
     M2FNetEmotionRecognitionOutput,
     M2FNetForEmotionRecognition,
@@ -32,7 +42,7 @@ from .modeling_m2fnet import (
     M2FNetPreTrainedModel,
 )
 from .modeling_m2fnet_extractors import M2FNetAudioExtractor, M2FNetExtractorOutput, M2FNetVisualExtractor
-from .processing_m2fnet import M2FNetProcessor
+from .processing_m2fnet import M2FNetProcessor, number_speakers
 
 
 def register_auto_classes() -> None:
@@ -63,8 +73,15 @@ def register_auto_classes() -> None:
     M2FNetImageProcessor.register_for_auto_class("AutoImageProcessor")
     M2FNetProcessor.register_for_auto_class("AutoProcessor")
 
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .pipeline_m2fnet import PIPELINE_TASK, M2FNetEmotionRecognitionPipeline
+
+    PIPELINE_REGISTRY.register_pipeline(PIPELINE_TASK, M2FNetEmotionRecognitionPipeline, pt_model=AutoModel)
+
 
 __all__ = [
+    "EmptyAudioError",
     "IEMOCAP_EMOTIONS",
     "MELD_EMOTIONS",
     "M2FNetAudioConfig",
@@ -77,11 +94,14 @@ __all__ = [
     "M2FNetFeatureExtractor",
     "M2FNetImageProcessor",
     "M2FNetProcessor",
+    "MEDIA_INSTALL_COMMAND",
     "MediaDecodingError",
+    "MediaFileNotFoundError",
     "NoAudioStreamError",
     "NoVideoStreamError",
     "load_audio",
     "load_video_frames",
+    "number_speakers",
     "M2FNetForEmotionRecognition",
     "M2FNetModel",
     "M2FNetModelOutput",

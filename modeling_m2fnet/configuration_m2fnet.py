@@ -21,8 +21,15 @@ from transformers.configuration_utils import SubConfigSpec
 
 
 MODALITIES = ("text", "audio", "visual")
+# The custom pipeline every checkpoint ships (`pipeline(model=folder_or_repo_id, trust_remote_code=True)`): its code,
+# `pipeline_m2fnet.py`, is copied next to the weights with the rest (see `M2FNetConfig.pipeline_class`).
+PIPELINE_TASK = "emotion-recognition-in-conversation"
+CUSTOM_PIPELINES = {
+    PIPELINE_TASK: {"impl": "pipeline_m2fnet.M2FNetEmotionRecognitionPipeline", "pt": ["AutoModel"], "tf": []}
+}
 VISUAL_BRANCHES = ("scene", "face")
 MELD_EMOTIONS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
+DIALOGUE_POSITION_EMBEDDINGS = ("none", "absolute", "relative")
 IEMOCAP_EMOTIONS = ("happy", "sad", "neutral", "angry", "excited", "frustrated")
 
 # ResNet-18 (He et al., 2016) as transformers' `ResNetConfig` spells it: the encoder of the paper's triplet network.
@@ -69,6 +76,7 @@ def _check_divisible(width_name: str, width: int, heads_name: str, heads: int) -
         )
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 @strict
 class M2FNetExtractorConfig(PreTrainedConfig):
     r"""
@@ -135,6 +143,7 @@ class M2FNetExtractorConfig(PreTrainedConfig):
         return getattr(self.encoder_config, "num_channels", 3)
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 class M2FNetAudioConfig(M2FNetExtractorConfig):
     r"""
     Configuration of [`M2FNetAudioExtractor`]: log-mel spectrogram (rendered as a 3-channel image) → ResNet-18 →
@@ -153,6 +162,7 @@ class M2FNetAudioConfig(M2FNetExtractorConfig):
     model_type = "m2fnet_audio"
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 class M2FNetVisualConfig(M2FNetExtractorConfig):
     r"""
     Configuration of [`M2FNetVisualExtractor`], the paper's dual network: a scene branch over whole frames and a
@@ -197,6 +207,7 @@ class M2FNetVisualConfig(M2FNetExtractorConfig):
         return self.projection_dim * len(self.branches)
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 @strict
 class M2FNetConfig(PreTrainedConfig):
     r"""
@@ -246,7 +257,24 @@ class M2FNetConfig(PreTrainedConfig):
             How the text encoder's token states become the utterance embedding: `"cls"` (first token, the paper's
             choice) or `"mean"` (masked mean, for sentence-embedding encoders such as all-mpnet-base-v2).
         initializer_range (`float`, *optional*, defaults to 0.02):
-            Standard deviation of the normal initialiser of the dialogue-level linear layers.
+            Standard deviation of the normal initialiser of the dialogue-level linear layers and embedding tables.
+        dialogue_position_embedding (`str`, *optional*, defaults to `"none"`):
+            Order information at the dialogue level (the paper uses none: order reaches the model only through the
+            text context). `"none"`: the dialogue encoders see the utterances as a set. `"absolute"`: a learned
+            embedding of the utterance index (0 to `max_dialogue_utterances - 1`), one table per modality width,
+            added to that modality's utterance embeddings before its dialogue encoder. `"relative"`: a learned bias
+            per attention head on the clipped distance `j - i` between utterances `i` (query) and `j` (key), one table
+            per modality, added to the attention scores of every layer of that modality's dialogue encoder.
+        max_dialogue_utterances (`int`, *optional*, defaults to 256):
+            Size of the `"absolute"` position table: the longest conversation the model accepts with it (the
+            processor's `max_utterances` truncates to 256 by default).
+        relative_attention_max_distance (`int`, *optional*, defaults to 8):
+            With `"relative"`, distances beyond `±relative_attention_max_distance` utterances share one bias.
+        use_speaker_embeddings (`bool`, *optional*, defaults to `False`):
+            Add a learned embedding of the speaker (`speaker_ids`, numbered per dialogue by first appearance) to
+            every modality's utterance embeddings before its dialogue encoder, one table per modality width.
+        max_speakers (`int`, *optional*, defaults to 16):
+            Size of the speaker table; speaker ids `>= max_speakers` share its last entry.
         id2label (`dict[int, str]`, *optional*):
             Emotion names; defaults to MELD's 7 classes (neutral, surprise, fear, sadness, joy, disgust, anger).
 
@@ -287,6 +315,11 @@ class M2FNetConfig(PreTrainedConfig):
     class_weights: list[float] | None = None
     text_pooling: str = "cls"
     initializer_range: float = 0.02
+    dialogue_position_embedding: str = "none"
+    max_dialogue_utterances: int = 256
+    relative_attention_max_distance: int = 8
+    use_speaker_embeddings: bool = False
+    max_speakers: int = 16
 
     def __post_init__(self, **kwargs):
         if self.id2label is None and kwargs.get("num_labels") is None:
@@ -294,8 +327,22 @@ class M2FNetConfig(PreTrainedConfig):
         if self.id2label is not None and kwargs.get("label2id") is None and self.label2id is None:
             self.label2id = {label: int(index) for index, label in self.id2label.items()}
         self.modalities = list(MODALITIES) if self.modalities is None else list(self.modalities)
+        if getattr(self, "custom_pipelines", None) is None and kwargs.get("custom_pipelines") is None:
+            kwargs["custom_pipelines"] = CUSTOM_PIPELINES
         super().__post_init__(**kwargs)
         self._validate()
+
+    @property
+    def modality_mask_order(self) -> tuple[str, ...]:
+        """The modalities behind the three columns of `modality_mask`, in order (whatever `modalities` is)."""
+        return MODALITIES
+
+    @staticmethod
+    def pipeline_class():
+        """The class of the checkpoint's custom pipeline (imported on demand: it needs transformers' pipelines)."""
+        from .pipeline_m2fnet import M2FNetEmotionRecognitionPipeline
+
+        return M2FNetEmotionRecognitionPipeline
 
     def _validate(self) -> None:
         unknown = [modality for modality in self.modalities if modality not in MODALITIES]
@@ -316,6 +363,14 @@ class M2FNetConfig(PreTrainedConfig):
         _check_range("num_labels", self.num_labels, 2)
         if self.text_pooling not in ("cls", "mean"):
             raise ValueError(f"`text_pooling` must be 'cls' or 'mean', got {self.text_pooling!r}.")
+        if self.dialogue_position_embedding not in DIALOGUE_POSITION_EMBEDDINGS:
+            raise ValueError(
+                f"`dialogue_position_embedding` must be one of {list(DIALOGUE_POSITION_EMBEDDINGS)}, "
+                f"got {self.dialogue_position_embedding!r}."
+            )
+        _check_range("max_dialogue_utterances", self.max_dialogue_utterances, 1)
+        _check_range("relative_attention_max_distance", self.relative_attention_max_distance, 1)
+        _check_range("max_speakers", self.max_speakers, 1)
         for modality in self.modalities:
             width = self.embed_dim(modality)
             _check_divisible(f"{modality}_embed_dim", width, "num_attention_heads", self.num_attention_heads)

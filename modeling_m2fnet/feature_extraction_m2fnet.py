@@ -11,12 +11,10 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Audio front end of M2FNet: media decoding (`load_audio`) and waveform -> log-mel features (`M2FNetFeatureExtractor`)."""
+"""Audio front end of M2FNet: waveform -> log-mel features (`M2FNetFeatureExtractor`); decoding is in `media_utils`."""
 
 import copy
-import io
 import math
-import os
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,14 +22,13 @@ import torch
 from transformers.audio_utils import mel_filter_bank
 from transformers.feature_extraction_sequence_utils import SequenceFeatureExtractor
 from transformers.feature_extraction_utils import BatchFeature
+from transformers.processing_utils import AudioKwargs
 from transformers.utils import PaddingStrategy, TensorType, logging
 
-from .media_utils import MediaDecodingError, NoAudioStreamError
+from .media_utils import downmix, pcm_to_float, resample, time_axis, to_numpy
 
 
 logger = logging.get_logger(__name__)
-
-_MEDIA_EXTRA_HINT = 'pip install "m2fnet[media]"` (or `pip install av soxr`)'
 
 # Log-mel scaling constants (Whisper's, Radford et al. 2022): power mel energies are clamped at `_LOG_MEL_EPS` before
 # `log10`, each utterance keeps `_LOG_MEL_DYNAMIC_RANGE` decades (80 dB) below its own maximum, and the result is
@@ -41,296 +38,17 @@ _LOG_MEL_DYNAMIC_RANGE = 8.0
 _LOG_MEL_OFFSET = 4.0
 _LOG_MEL_SCALE = 4.0
 
-# A 2-D waveform is read as (channels, samples) or (samples, channels) when one of its axes is at most this long.
-_MAX_CHANNELS = 8
 
-# When cutting `[start_time, end_time)` out of a file, seek (instead of decoding from the start) only when the cut
-# begins later than this, and land this many seconds early: codecs with overlapping frames (AAC, MP3) need the frame
-# before the cut to decode its first samples exactly.
-_SEEK_MIN_START_S = 1.0
-_SEEK_PREROLL_S = 0.5
-
-
-def _import_av():
-    try:
-        import av
-    except ImportError as err:
-        raise ImportError(
-            "Decoding audio files needs PyAV (it bundles FFmpeg), which is not installed. Install the media extra: "
-            f"`{_MEDIA_EXTRA_HINT}."
-        ) from err
-    return av
-
-
-def _import_soxr():
-    try:
-        import soxr
-    except ImportError as err:
-        raise ImportError(
-            "Resampling audio needs soxr, which is not installed. Install the media extra: "
-            f"`{_MEDIA_EXTRA_HINT}, or pass audio already sampled at the feature extractor's `sampling_rate`."
-        ) from err
-    return soxr
-
-
-def _resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resamples a mono float32 waveform with soxr (band-limited, "HQ" quality); a no-op when the rates match."""
-    if orig_sr == target_sr or waveform.shape[0] == 0:
-        return waveform
-    soxr = _import_soxr()
-    return np.ascontiguousarray(soxr.resample(waveform, orig_sr, target_sr, quality="HQ"), dtype=np.float32)
-
-
-def _pcm_to_float(array: np.ndarray) -> np.ndarray:
-    """Float arrays pass through (as float32); integer PCM is scaled to [-1, 1) by its dtype's full scale."""
-    if np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float32, copy=False)
-    if np.issubdtype(array.dtype, np.unsignedinteger):
-        half_scale = float(2 ** (8 * array.dtype.itemsize - 1))
-        return ((array.astype(np.float64) - half_scale) / half_scale).astype(np.float32)
-    if np.issubdtype(array.dtype, np.signedinteger):
-        return (array / float(2 ** (8 * array.dtype.itemsize - 1))).astype(np.float32)
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    raise ValueError(f"audio samples must be real numbers, got an array of dtype {array.dtype}.")
-
-
-def _time_axis(shape: tuple[int, ...], name: str) -> int:
-    """Returns the time axis of a 1-D or 2-D waveform: 2-D arrays have at most `_MAX_CHANNELS` channels on one axis."""
-    if len(shape) == 1:
-        return 0
-    if len(shape) == 2:
-        channels_first = shape[0] <= _MAX_CHANNELS and shape[0] <= shape[1]
-        if channels_first:
-            return 1
-        if shape[1] <= _MAX_CHANNELS:
-            return 0
-        raise ValueError(
-            f"{name} is a 2-D array of shape {shape}: a 2-D waveform must be (channels, samples) or (samples, "
-            f"channels) with at most {_MAX_CHANNELS} channels. To pass a batch of clips, pass a list of 1-D arrays."
-        )
-    raise ValueError(f"{name} must be a 1-D (mono) or 2-D (multi-channel) waveform, got an array of shape {shape}.")
-
-
-def _downmix(waveform: np.ndarray, time_axis: int) -> np.ndarray:
-    """Averages the channels of a 1-D/2-D waveform (equal weights, so a full-scale input stays in [-1, 1])."""
-    if waveform.ndim == 1:
-        return np.ascontiguousarray(waveform, dtype=np.float32)
-    return np.ascontiguousarray(waveform.mean(axis=1 - time_axis, dtype=np.float32), dtype=np.float32)
-
-
-def _to_numpy(array: Any) -> np.ndarray:
-    if isinstance(array, torch.Tensor):
-        return array.detach().cpu().numpy()
-    return np.asarray(array)
-
-
-def _check_cut(start_time: float | None, end_time: float | None) -> tuple[float, float | None]:
-    start = 0.0 if start_time is None else float(start_time)
-    if not math.isfinite(start) or start < 0:
-        raise ValueError(f"`start_time` must be a finite number of seconds >= 0, got {start_time}.")
-    if end_time is None:
-        return start, None
-    end = float(end_time)
-    if not math.isfinite(end) or end <= start:
-        raise ValueError(
-            f"`end_time` must be a finite number of seconds > `start_time`, got {start_time=}, {end_time=}."
-        )
-    return start, end
-
-
-def _cut_samples(
-    waveform: np.ndarray, rate: int, start: float, end: float | None, offset_s: float = 0.0
-) -> np.ndarray:
-    """Keeps `[start, end)` seconds of a mono waveform whose first sample is at `offset_s` seconds."""
-    first = max(0, round((start - offset_s) * rate))
-    last = None if end is None else max(first, round((end - offset_s) * rate))
-    return waveform[first:last]
-
-
-def _frame_to_mono(frame) -> np.ndarray:
-    """Converts a decoded PyAV `AudioFrame` (any sample format, planar or packed) to a mono float32 array."""
-    array = frame.to_ndarray()
-    channels = frame.layout.nb_channels
-    if not frame.format.is_planar:  # packed formats come as (1, samples * channels), interleaved
-        array = array.reshape(-1, channels).T
-    return _pcm_to_float(array).mean(axis=0, dtype=np.float32)
-
-
-def _decode_audio(source, name: str, start: float, end: float | None) -> tuple[np.ndarray, int]:
-    """Decodes the audio stream of a file or in-memory container with PyAV and returns (mono samples, native rate)."""
-    av = _import_av()
-    try:
-        with av.open(source, mode="r") as container:
-            if not container.streams.audio:
-                raise NoAudioStreamError(
-                    f"{name} has no audio stream (streams: {[s.type for s in container.streams] or 'none'}), so "
-                    "its audio will be treated as missing. Pass an audio file, or a video with an audio track."
-                )
-            stream = container.streams.best("audio") or container.streams.audio[0]
-            time_base = stream.time_base
-            origin = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
-
-            def decode(seek_to: float | None) -> tuple[list[np.ndarray], float | None, int | None]:
-                if seek_to is not None:
-                    container.seek(round((origin + seek_to) / time_base), stream=stream, backward=True)
-                chunks, first_time, rate, position = [], None, None, 0.0
-                for frame in container.decode(stream):
-                    if rate is None:
-                        rate = frame.sample_rate
-                    elif frame.sample_rate != rate:
-                        raise MediaDecodingError(
-                            f"The audio of {name} changes sampling rate mid-stream ({rate} Hz -> {frame.sample_rate} "
-                            "Hz); re-encode it first, e.g. `ffmpeg -i in -ar 16000 -ac 1 out.wav`."
-                        )
-                    if frame.pts is not None and frame.time_base is not None:
-                        position = float(frame.pts * frame.time_base) - origin
-                    elif seek_to is not None:
-                        return None, None, None  # no timestamps: placing frames after a seek is guesswork
-                    duration = frame.samples / rate
-                    frame_start, position = position, position + duration
-                    if end is not None and frame_start >= end:
-                        break
-                    if frame_start + duration <= start:
-                        continue
-                    if first_time is None:
-                        first_time = frame_start
-                    chunks.append(_frame_to_mono(frame))
-                return chunks, first_time, rate
-
-            chunks = None
-            if start > _SEEK_MIN_START_S:
-                chunks, first_time, rate = decode(start - _SEEK_PREROLL_S)
-                if chunks is not None and (first_time is None or first_time > start):
-                    chunks = None  # the seek overshot (or found nothing): decode from the beginning instead
-                if chunks is None:
-                    container.seek(0, stream=stream, backward=True)
-            if chunks is None:
-                chunks, first_time, rate = decode(None)
-    except FileNotFoundError:
-        raise
-    except av.error.FFmpegError as err:
-        raise MediaDecodingError(f"Could not decode the audio of {name}: {err}") from err
-
-    if not chunks:
-        where = "" if start == 0 and end is None else f" in the window [{start}, {end}) s"
-        raise MediaDecodingError(f"The audio stream of {name} decoded to 0 samples{where}.")
-    waveform = _cut_samples(np.concatenate(chunks), rate, start, end, offset_s=first_time)
-    if waveform.shape[0] == 0:
-        raise MediaDecodingError(f"The audio stream of {name} holds 0 samples in the window [{start}, {end}) s.")
-    return waveform, rate
-
-
-def load_audio(
-    source: str | os.PathLike | bytes | dict | np.ndarray,
-    sampling_rate: int = 16000,
-    start_time: float | None = None,
-    end_time: float | None = None,
-) -> np.ndarray:
+class M2FNetFeatureExtractorKwargs(AudioKwargs, total=False):
     r"""
-    Loads the audio of a file, an in-memory blob or a `datasets` audio dict as a mono float32 waveform.
-
-    Containers and codecs are decoded with PyAV (FFmpeg): wav, flac, mp3, ogg, and the audio track of mp4, avi, mkv,
-    ... files. Channels are averaged to mono and the result is resampled to `sampling_rate` with soxr.
-
-    Args:
-        source (`str`, `os.PathLike`, `bytes`, `dict` or `np.ndarray`):
-            The audio: a path, the raw bytes of a file, or a dict as `datasets` stores audio, i.e.
-            `{"path": ..., "bytes": ...}` (bytes are used when present) or `{"array": ..., "sampling_rate": ...}`
-            (a 1-D array, or 2-D `(channels, samples)` / `(samples, channels)` with at most 8 channels). A bare
-            `np.ndarray` has no sampling rate and is refused: wrap it as `{"array": array, "sampling_rate": rate}`.
-        sampling_rate (`int`, *optional*, defaults to 16000):
-            The sampling rate of the returned waveform, in Hz.
-        start_time (`float`, *optional*):
-            Start of the segment to keep, in seconds from the start of the audio (for cutting utterances out of long
-            recordings). Defaults to the start of the audio. A cut starting after 1 s seeks instead of decoding from
-            the start; with lossy codecs that synthesise noise (AAC's perceptual noise substitution) its samples may
-            then differ very slightly from the same span of a whole-file decode.
-        end_time (`float`, *optional*):
-            End (exclusive) of the segment to keep, in seconds. Defaults to the end of the audio.
-
-    Returns:
-        `np.ndarray` of shape `(num_samples,)` and dtype `float32`: the mono waveform at `sampling_rate`, with
-        `num_samples` about `(end_time - start_time) * sampling_rate`.
-
-    Raises:
-        `FileNotFoundError`: `source` is a path that does not exist.
-        `NoAudioStreamError` (a `MediaDecodingError`): the media has no audio stream (e.g. a silent mp4); callers
-            such as the processor treat the audio as missing.
-        `MediaDecodingError` (a `ValueError`): the media cannot be decoded (corrupt or truncated file) or yields no
-            samples (in the requested window).
-        `ValueError`: `start_time`/`end_time` or `sampling_rate` are invalid, or an audio dict lacks its rate.
-        `TypeError`: `source` is a bare array (no sampling rate) or of an unsupported type.
-        `ImportError`: PyAV or soxr is missing (`pip install "m2fnet[media]"`).
-
-    Example:
-
-    ```python
-    >>> from modeling_m2fnet.feature_extraction_m2fnet import load_audio
-    >>> waveform = load_audio("utterance.mp4", sampling_rate=16000, start_time=0.5, end_time=2.0)  # doctest: +SKIP
-    >>> waveform.shape  # doctest: +SKIP
-    (24000,)
-
-    ```
+    do_augment (`bool`, *optional*, defaults to `False`):
+        Apply the paper's training augmentation (time warping + white noise), see [`M2FNetFeatureExtractor`].
+    generator (`torch.Generator`, `np.random.Generator` or `int`, *optional*):
+        Source of the augmentation's randomness.
     """
-    # Note: resampling uses soxr rather than PyAV's `AudioResampler` (libswresample): soxr resamples the whole
-    # (already cut) signal in one band-limited high-quality pass, with no per-frame buffering, delay or flush to
-    # handle, and it is the resampler `M2FNetFeatureExtractor` uses, so a file, its bytes and its decoded array at
-    # another rate all give the same samples.
-    if not isinstance(sampling_rate, (int, np.integer)) or isinstance(sampling_rate, bool) or sampling_rate <= 0:
-        raise ValueError(f"`sampling_rate` must be a positive integer (Hz), got {sampling_rate!r}.")
-    start, end = _check_cut(start_time, end_time)
 
-    if isinstance(source, dict):
-        if source.get("array") is not None:
-            rate = source.get("sampling_rate")
-            if rate is None:
-                raise ValueError("An audio dict with an `array` must also give its `sampling_rate` (Hz).")
-            array = _pcm_to_float(_to_numpy(source["array"]))
-            time_axis = _time_axis(array.shape, "The audio dict's `array`")
-            waveform = _cut_samples(_downmix(array, time_axis), int(rate), start, end)
-            if waveform.shape[0] == 0:
-                raise MediaDecodingError(
-                    f"The audio dict's `array` holds 0 samples in the window [{start}, {end}) s "
-                    f"(it has {array.shape[time_axis]} samples at {rate} Hz)."
-                )
-            return _resample(waveform, int(rate), int(sampling_rate))
-        if source.get("bytes") is not None:
-            data = bytes(source["bytes"])
-            name = f"the audio bytes of {source['path']!r}" if source.get("path") else f"<{len(data)} bytes of audio>"
-            return _finish(_decode_bytes(data, name, start, end), sampling_rate)
-        if source.get("path") is not None:
-            return load_audio(source["path"], sampling_rate, start_time, end_time)
-        raise ValueError(
-            "An audio dict must hold `array` and `sampling_rate`, or `bytes` and/or `path` (as `datasets` stores "
-            f"audio), got keys {sorted(source)}."
-        )
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return _finish(_decode_bytes(bytes(source), f"<{len(source)} bytes of audio>", start, end), sampling_rate)
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Audio file not found: {path!r}")
-        return _finish(_decode_audio(path, repr(path), start, end), sampling_rate)
-    if isinstance(source, (np.ndarray, torch.Tensor)):
-        raise TypeError(
-            "`load_audio` got a bare array, which does not say its sampling rate: pass "
-            "`{'array': array, 'sampling_rate': rate}` instead."
-        )
-    raise TypeError(
-        f"`source` must be a path, bytes, a `datasets` audio dict or such a dict holding an array, got {type(source)}."
-    )
-
-
-def _decode_bytes(data: bytes, name: str, start: float, end: float | None) -> tuple[np.ndarray, int]:
-    if len(data) == 0:
-        raise MediaDecodingError(f"Could not decode the audio of {name}: the data is empty.")
-    return _decode_audio(io.BytesIO(data), name, start, end)
-
-
-def _finish(decoded: tuple[np.ndarray, int], sampling_rate: int) -> np.ndarray:
-    waveform, rate = decoded
-    return _resample(np.ascontiguousarray(waveform, dtype=np.float32), rate, int(sampling_rate))
+    do_augment: bool
+    generator: Any
 
 
 class M2FNetFeatureExtractor(SequenceFeatureExtractor):
@@ -398,6 +116,7 @@ class M2FNetFeatureExtractor(SequenceFeatureExtractor):
     """
 
     model_input_names: ClassVar[list[str]] = ["input_features", "attention_mask"]
+    valid_kwargs = M2FNetFeatureExtractorKwargs  # the per-call options a processor routes here
 
     def __init__(
         self,
@@ -588,17 +307,7 @@ class M2FNetFeatureExtractor(SequenceFeatureExtractor):
         """
         if kwargs:
             logger.warning(f"{self.__class__.__name__}.__call__ ignores the unexpected arguments {sorted(kwargs)}.")
-        if sampling_rate is None:
-            logger.warning(
-                f"It is strongly recommended to pass the `sampling_rate` argument to `{self.__class__.__name__}()` "
-                f"(assuming {self.sampling_rate} Hz). Failing to do so can result in silent errors that might be hard "
-                "to debug."
-            )
-            sampling_rate = self.sampling_rate
-        if isinstance(sampling_rate, bool) or int(sampling_rate) != sampling_rate or sampling_rate <= 0:
-            raise ValueError(f"`sampling_rate` must be a positive integer (Hz), got {sampling_rate!r}.")
-        sampling_rate = int(sampling_rate)
-
+        sampling_rate = self._check_sampling_rate(sampling_rate)
         if padding is True:
             padding = PaddingStrategy.LONGEST
         elif padding is False:
@@ -616,7 +325,6 @@ class M2FNetFeatureExtractor(SequenceFeatureExtractor):
             if isinstance(generator, torch.Generator):
                 generator = int(torch.randint(0, 2**62, (1,), generator=generator))
             rng = generator if isinstance(generator, np.random.Generator) else np.random.default_rng(generator)
-
         clips = self._as_clip_list(raw_speech)
         min_length = math.ceil(self.min_duration * self.sampling_rate)
         features = []
@@ -629,7 +337,22 @@ class M2FNetFeatureExtractor(SequenceFeatureExtractor):
             if waveform.shape[0] < min_length:
                 waveform = np.pad(waveform, (0, min_length - waveform.shape[0]), constant_values=self.padding_value)
             features.append(self._log_mel(np.ascontiguousarray(waveform, dtype=np.float32)))
+        return self._pad_features(features, padding, max_length, return_attention_mask, return_tensors)
 
+    def _check_sampling_rate(self, sampling_rate) -> int:
+        if sampling_rate is None:
+            logger.warning(
+                f"It is strongly recommended to pass the `sampling_rate` argument to `{self.__class__.__name__}()` "
+                f"(assuming {self.sampling_rate} Hz). Failing to do so can result in silent errors that might be hard "
+                "to debug."
+            )
+            sampling_rate = self.sampling_rate
+        if isinstance(sampling_rate, bool) or int(sampling_rate) != sampling_rate or sampling_rate <= 0:
+            raise ValueError(f"`sampling_rate` must be a positive integer (Hz), got {sampling_rate!r}.")
+        return int(sampling_rate)
+
+    def _pad_features(self, features, padding, max_length, return_attention_mask, return_tensors) -> BatchFeature:
+        """Per-clip log-mels `(feature_size, num_frames_i)` -> a padded batch (or lists, with `do_not_pad`)."""
         lengths = [feature.shape[1] for feature in features]
         if padding == PaddingStrategy.DO_NOT_PAD:
             data = {"input_features": features}
@@ -685,9 +408,9 @@ class M2FNetFeatureExtractor(SequenceFeatureExtractor):
                 f"{name} is None. To mark an utterance's audio as missing, leave it out of the feature extractor's "
                 "batch (the processor then sets `modality_mask` to 0 for it) instead of passing a clip."
             )
-        array = _to_numpy(clip)
-        time_axis = _time_axis(array.shape, name)
-        num_samples = array.shape[time_axis]
+        array = to_numpy(clip)
+        axis = time_axis(array.shape, name)
+        num_samples = array.shape[axis]
         if num_samples == 0:
             raise ValueError(
                 f"{name} has 0 samples. Audio clips cannot be empty: to mark an utterance's audio as missing, leave "
@@ -703,22 +426,22 @@ class M2FNetFeatureExtractor(SequenceFeatureExtractor):
                     f"{max_length / self.sampling_rate:.2f} s (`max_duration`/`max_length`): keeping its first "
                     f"{max_length / self.sampling_rate:.2f} s. Pass `truncation=False` to keep it whole."
                 )
-                array = array[:keep] if time_axis == 0 else array[:, :keep]
+                array = array[:keep] if axis == 0 else array[:, :keep]
         try:
-            array = _pcm_to_float(array)
+            array = pcm_to_float(array)
         except ValueError as err:
             raise ValueError(f"{name}: {err}") from None
-        waveform = _downmix(array, time_axis)
+        waveform = downmix(array, axis)
         finite = np.isfinite(waveform)
         if not finite.all():
             raise ValueError(
                 f"{name} has {int((~finite).sum())} NaN or infinite samples (first at sample "
                 f"{int(np.argmin(finite))}); check how it was decoded or generated."
             )
-        waveform = _resample(waveform, sampling_rate, self.sampling_rate)
+        waveform = resample(waveform, sampling_rate, self.sampling_rate)
         if max_length is not None:
             waveform = waveform[:max_length]
         return waveform
 
 
-__all__ = ["M2FNetFeatureExtractor", "load_audio"]
+__all__ = ["M2FNetFeatureExtractor"]

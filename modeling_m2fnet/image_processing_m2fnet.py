@@ -11,12 +11,11 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Video decoding, face detection and the M2FNet image processor (frames -> scene tensors + weighted face crops)."""
+"""The M2FNet frame processor: video frames -> scene tensors + weighted face crops (decoding is in `media_utils`)."""
 
-import io
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,449 +26,10 @@ from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from transformers.processing_utils import ImagesKwargs
 from transformers.utils import TensorType, logging
 
-from .media_utils import MediaDecodingError, NoVideoStreamError
+from .media_utils import M2FNetFaceDetector, load_video_frames, to_numpy, uniform_frame_indices
 
 
 logger = logging.get_logger(__name__)
-
-_MEDIA_EXTRA_HINT = 'pip install "m2fnet[media]"'
-_HAAR_CASCADE_FILE = "haarcascade_frontalface_default.xml"
-
-
-# Optional dependencies are imported lazily, inside functions, so that this file loads with torch + transformers +
-# numpy only (it is copied next to Hub checkpoints and executed through `trust_remote_code`).
-
-
-def _import_av():
-    try:
-        import av
-    except ImportError as err:
-        raise ImportError(
-            f"Decoding video files needs PyAV (which bundles FFmpeg): `{_MEDIA_EXTRA_HINT}`. Alternatively pass the "
-            "frames yourself as a uint8 array of shape (num_frames, height, width, 3)."
-        ) from err
-    return av
-
-
-def _import_cv2():
-    try:
-        import cv2
-    except ImportError as err:
-        raise ImportError(
-            f"Face detection needs OpenCV 4.x with its bundled Haar cascades: `{_MEDIA_EXTRA_HINT}` (installs "
-            "`opencv-python-headless<5`). Pass `do_detect_faces=False` to skip the face branch."
-        ) from err
-    cascade_dir = getattr(getattr(cv2, "data", None), "haarcascades", None)
-    if cascade_dir is None or not os.path.isfile(os.path.join(cascade_dir, _HAAR_CASCADE_FILE)):
-        raise ImportError(
-            f"This OpenCV ({cv2.__version__}) does not ship the Haar cascade `{_HAAR_CASCADE_FILE}` (OpenCV 5 dropped "
-            f"them). Install OpenCV 4.x: `{_MEDIA_EXTRA_HINT}` (installs `opencv-python-headless>=4.10,<5`)."
-        )
-    return cv2
-
-
-def uniform_frame_indices(total_frames: int, num_frames: int) -> np.ndarray:
-    """
-    Segment-centre uniform sampling: the clip's `total_frames` frames are split into `num_frames` equal segments and
-    the frame at the centre of each segment is taken, `index_i = floor((i + 0.5) * total_frames / num_frames)`.
-
-    When `total_frames < num_frames`, frames repeat (uniform index sampling with replacement: each frame appears
-    about `num_frames / total_frames` times, in order).
-
-    Args:
-        total_frames (`int`):
-            Number of frames in the clip (at least 1).
-        num_frames (`int`):
-            Number of frames to sample (at least 1).
-
-    Returns:
-        `np.ndarray` of shape `(num_frames,)` and dtype int64: non-decreasing frame indices in `[0, total_frames)`.
-    """
-    if total_frames < 1 or num_frames < 1:
-        raise ValueError(
-            f"Both counts must be positive (got `total_frames`: {total_frames}, `num_frames`: {num_frames})."
-        )
-    steps = np.arange(num_frames, dtype=np.int64)
-    # Integer arithmetic: floor((2i + 1) * total / (2 * num)) is exact, with no rounding at segment borders.
-    return ((2 * steps + 1) * total_frames) // (2 * num_frames)
-
-
-def _describe_source(source: Any) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return f"'{os.fspath(source)}'"
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return f"<{len(source)} bytes in memory>"
-    if isinstance(source, dict):
-        if source.get("path"):
-            return f"'{source['path']}'"
-        if source.get("bytes") is not None:
-            return f"<{len(source['bytes'])} bytes in memory>"
-    return repr(source)
-
-
-def _resolve_video_source(source: Any) -> tuple[Callable[[], Any], str, float | None, float | None]:
-    """Returns an opener (a fresh path or file object per call), a name for messages and a cut from a dict source."""
-    start_time = end_time = None
-    if isinstance(source, dict):
-        start_time, end_time = source.get("start_time"), source.get("end_time")
-        if source.get("bytes") is not None:
-            source = source["bytes"]
-        elif source.get("path"):
-            source = source["path"]
-        else:
-            raise ValueError(
-                "A video given as a dict (the `datasets` storage format) needs a non-empty `bytes` or `path` entry "
-                f"(got keys: {sorted(source)})."
-            )
-    name = _describe_source(source)
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"Video file not found: '{path}'.")
-        if not os.path.isfile(path):
-            raise MediaDecodingError(f"Cannot decode video from '{path}': it is not a regular file.")
-        return (lambda: path), name, start_time, end_time
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        if not data:
-            raise MediaDecodingError("Cannot decode video from an empty bytes object.")
-        return (lambda: io.BytesIO(data)), name, start_time, end_time
-    raise TypeError(
-        "A video source must be a path, raw `bytes` or a dict with `path`/`bytes` entries as `datasets` stores video "
-        f"(got {type(source).__name__})."
-    )
-
-
-def _first_video_stream(container):
-    """The first real video stream, skipping cover art (attached pictures, e.g. in mp3/m4a files)."""
-    av = _import_av()
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    return None
-
-
-def _time_to_pts(seconds: float, stream) -> int:
-    """The smallest pts at or after `seconds` from the stream start (a frame at `pts >= result` is at or after it)."""
-    ticks = seconds / stream.time_base
-    # Float noise must not push a frame-aligned time past its frame: 32.2 s is 32200.000000000004 ticks of 1/1000 s.
-    return (stream.start_time or 0) + math.ceil(ticks - 1e-6)
-
-
-def _count_frames_in_range(container, stream, start_pts: int | None, end_pts: int | None) -> int:
-    """Counts the video packets whose pts lies in [start_pts, end_pts) by demuxing only (no decoding)."""
-    count = 0
-    for packet in container.demux(stream):
-        if packet.size == 0:  # the flush packet at the end of the stream
-            continue
-        pts = packet.pts if packet.pts is not None else packet.dts
-        if pts is None:
-            count += 1
-            continue
-        if end_pts is not None and packet.dts is not None and packet.dts >= end_pts:
-            break  # dts is monotonic and dts <= pts: every later packet lies after the range
-        if (start_pts is None or pts >= start_pts) and (end_pts is None or pts < end_pts):
-            count += 1
-    return count
-
-
-def _frame_to_rgb(frame, size: tuple[int, int] | None) -> np.ndarray:
-    """A decoded frame -> (H, W, 3) uint8 RGB, scaled to `size` (width, height) if given, display rotation applied."""
-    if size is None:
-        array = frame.to_ndarray(format="rgb24")
-    else:
-        array = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
-    # Phone videos store a display matrix instead of rotated pixels; PyAV reports it in degrees counter-clockwise.
-    rotation = getattr(frame, "rotation", 0) or 0
-    quarter_turns = round(rotation / 90) % 4
-    if quarter_turns:
-        array = np.ascontiguousarray(np.rot90(array, quarter_turns))
-    return array
-
-
-def _iter_frames_in_range(container, stream, start_pts: int | None, end_pts: int | None, name: str) -> Iterator:
-    """Decoded frames (presentation order) whose pts lies in [start_pts, end_pts); stops at the end of the range."""
-    for frame in container.decode(stream):
-        if start_pts is None and end_pts is None:
-            yield frame
-            continue
-        if frame.pts is None:
-            raise MediaDecodingError(
-                f"The frames of {name} carry no timestamps: `start_time`/`end_time` cannot apply."
-            )
-        if start_pts is not None and frame.pts < start_pts:
-            continue
-        if end_pts is not None and frame.pts >= end_pts:
-            return
-        yield frame
-
-
-def _decode_frames(
-    open_file: Callable[[], Any], num_frames: int, start_time: float | None, end_time: float | None, name: str
-) -> np.ndarray:
-    av = _import_av()
-    cut = start_time is not None or end_time is not None
-
-    def open_video():
-        container = av.open(open_file(), mode="r")
-        stream = _first_video_stream(container)
-        if stream is None:
-            kinds = ", ".join(s.type for s in container.streams) or "none"
-            container.close()
-            raise NoVideoStreamError(f"{name} has no video stream (streams found: {kinds}).")
-        stream.thread_type = "AUTO"  # frame/slice threading inside FFmpeg
-        return container, stream
-
-    def seek(container, stream, start_pts):
-        if start_pts is not None and start_pts > (stream.start_time or 0):
-            # Jumps to the last keyframe at or before the cut; frames before it are decoded but not converted.
-            container.seek(start_pts, stream=stream, backward=True, any_frame=False)
-
-    # 1. How many frames does the clip (or the cut) have?
-    container, stream = open_video()
-    with container:
-        start_pts = _time_to_pts(start_time, stream) if start_time is not None else None
-        end_pts = _time_to_pts(end_time, stream) if end_time is not None else None
-        total = 0 if cut else int(stream.frames or 0)
-        if total <= 0:  # a cut, or a container without a frame count (mkv, webm, some avi): demux and count
-            seek(container, stream, start_pts)
-            total = _count_frames_in_range(container, stream, start_pts, end_pts)
-
-    # 2. Decode up to the last needed frame, converting only the sampled ones. A second pass only happens when the
-    # container announced more frames than could be decoded (wrong metadata, frames dropped by an edit list).
-    for _ in range(2):
-        if total <= 0:
-            where = f" in [{start_time}, {end_time}) s" if cut else ""
-            raise MediaDecodingError(f"No decodable video frames{where} in {name}.")
-        indices = uniform_frame_indices(total, num_frames)
-        wanted = set(indices.tolist())
-        last_wanted = int(indices[-1])
-        picked: dict[int, np.ndarray] = {}
-        out_size = None
-        seen = 0
-        container, stream = open_video()
-        with container:
-            seek(container, stream, start_pts)
-            for index, frame in enumerate(_iter_frames_in_range(container, stream, start_pts, end_pts, name)):
-                seen = index + 1
-                if index in wanted:
-                    array = _frame_to_rgb(frame, out_size)
-                    if out_size is None:  # all frames take the size of the first sampled one
-                        out_size = (frame.width, frame.height)
-                    picked[index] = array
-                if index >= last_wanted:
-                    break
-        if len(picked) == len(wanted):
-            return np.stack([picked[i] for i in indices.tolist()])
-        total = seen
-    raise MediaDecodingError(f"The number of decodable frames in {name} changed between two decoding passes.")
-
-
-def load_video_frames(
-    source: str | os.PathLike | bytes | dict,
-    num_frames: int = 15,
-    start_time: float | None = None,
-    end_time: float | None = None,
-) -> np.ndarray:
-    r"""
-    Decodes `num_frames` frames, sampled uniformly, from a video with PyAV.
-
-    Sampling is segment-centre uniform sampling (see [`uniform_frame_indices`]): the clip's frames are split into
-    `num_frames` equal segments and the centre frame of each is taken. A clip with fewer than `num_frames` frames
-    repeats frames (uniform index sampling with replacement), so the output always has `num_frames` frames.
-
-    Decoding is streaming: frames are decoded in order, only the sampled ones are converted to RGB, and decoding stops
-    at the last sampled frame, so memory holds `num_frames` RGB frames at most. The frame count comes from the
-    container header; where the container has none (mkv, webm) or a cut is given, packets are counted by demuxing
-    only, which is much cheaper than decoding. With a cut, the decoder first seeks to the keyframe before
-    `start_time` instead of decoding the file from its beginning. Display rotation metadata (phone videos) is applied.
-
-    Args:
-        source (`str`, `os.PathLike`, `bytes` or `dict`):
-            A path to a video file (mp4, avi, mkv, webm, ...), the raw bytes of one, or a dict as `datasets` stores
-            video (`{"path": ..., "bytes": ...}`, `bytes` used when not `None`). A dict may also carry `start_time` and
-            `end_time` entries, used when the arguments of the same name are not given.
-        num_frames (`int`, *optional*, defaults to 15):
-            Number of frames to return (the paper uses 15 successive frames per utterance).
-        start_time (`float`, *optional*):
-            Start of the cut in seconds from the beginning of the video (inclusive). Defaults to the beginning.
-        end_time (`float`, *optional*):
-            End of the cut in seconds (exclusive). Defaults to the end of the video. A cut selects the frames whose
-            presentation time lies in `[start_time, end_time)`, e.g. an IEMOCAP utterance inside a dialogue video.
-
-    Returns:
-        `np.ndarray` of shape `(num_frames, height, width, 3)` and dtype uint8: RGB frames, in temporal order.
-
-    Raises:
-        `FileNotFoundError`: the path does not exist.
-        `NoVideoStreamError`: the media has no video stream (e.g. a wav file).
-        `MediaDecodingError`: the media is truncated or corrupt, or has no decodable frame (in the cut).
-    """
-    if not isinstance(num_frames, (int, np.integer)) or isinstance(num_frames, bool) or num_frames < 1:
-        raise ValueError(f"`num_frames` must be a positive integer (got `num_frames`: {num_frames!r}).")
-    open_file, name, dict_start, dict_end = _resolve_video_source(source)
-    start_time = dict_start if start_time is None else start_time
-    end_time = dict_end if end_time is None else end_time
-    if start_time is not None and start_time < 0:
-        raise ValueError(f"`start_time` must be >= 0 (got `start_time`: {start_time}).")
-    if start_time is not None and end_time is not None and end_time <= start_time:
-        raise ValueError(
-            f"`end_time` must be after `start_time` (got `start_time`: {start_time}, `end_time`: {end_time})."
-        )
-
-    av = _import_av()
-    try:
-        return _decode_frames(open_file, int(num_frames), start_time, end_time, name)
-    except MediaDecodingError:
-        raise
-    except (av.error.FFmpegError, OSError) as err:
-        raise MediaDecodingError(f"Cannot decode video from {name} (truncated or corrupt?): {err}") from err
-
-
-class M2FNetFaceDetector:
-    r"""
-    Frontal-face detector for the weighted face branch of M2FNet's visual dual network: OpenCV's Viola-Jones Haar
-    cascade (`haarcascade_frontalface_default.xml`).
-
-    The paper detects faces with MTCNN. No MTCNN port fits this project: facenet-pytorch 2.6 pins `torch<2.3` and
-    `numpy<2`, the `mtcnn` package needs TensorFlow, and mediapipe / uniface / retinaface download their weights at run
-    time (there is no network in CI, on offline Hub workers or in `datasets.map` jobs behind a firewall). The Haar
-    cascade is a real, well-kept detector whose model file ships inside the `opencv-python(-headless)` 4.x wheels
-    (OpenCV 5 dropped them, hence the `<5` pin of the `media` extra), so detection is deterministic and offline.
-
-    The confidence of a box is the cascade's level weight from `detectMultiScale3(..., outputRejectLevels=True)`: the
-    summed response of the last stage for the best window of the group. It is unbounded (about -1 to 10 in practice)
-    and only meaningful to rank faces. The OpenCV classifier is created lazily, once per process, and is not pickled,
-    so a detector can be sent to `datasets.map(num_proc=...)` workers.
-
-    Args:
-        scale_factor (`float`, *optional*, defaults to 1.1):
-            Step between two scales of the detection pyramid (`detectMultiScale`'s `scaleFactor`); closer to 1 finds
-            more faces, more slowly.
-        min_neighbors (`int`, *optional*, defaults to 5):
-            How many overlapping raw detections a box needs to be kept (`minNeighbors`); higher gives fewer false
-            positives.
-        min_face_size (`float`, *optional*, defaults to 0.1):
-            Smallest face searched for, as a fraction of the image's shorter side. Besides removing tiny false
-            positives, this skips the finest pyramid levels and makes detection on large frames fast.
-        equalize_histogram (`bool`, *optional*, defaults to `True`):
-            Whether to equalise the grey-level histogram before detection (the OpenCV face-detection recipe; it helps
-            on dark or low-contrast frames).
-        min_confidence (`float`, *optional*, defaults to 1.0):
-            Boxes whose level weight is below this are dropped (`None` keeps all). The area weighting of the face
-            branch gives a large false positive a large weight, so the weakest boxes are worth removing. Measured with
-            the other defaults: the false positives found on scikit-image's photographs and on a zooming astronaut
-            video scored 0.4 to 5.6 (half of them below 1.2), the astronaut's face 5 to 8, and the lowest of 100
-            (upscaled) LFW faces 1.9; a threshold of 1 removes the weak false positives at almost no cost in recall.
-
-    Example:
-
-    ```python
-    >>> import numpy as np
-    >>> from modeling_m2fnet.image_processing_m2fnet import M2FNetFaceDetector
-    >>> detector = M2FNetFaceDetector()
-    >>> detector.detect(np.zeros((120, 160, 3), dtype=np.uint8))
-    []
-
-    ```"""
-
-    def __init__(
-        self,
-        scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_face_size: float = 0.1,
-        equalize_histogram: bool = True,
-        min_confidence: float | None = 1.0,
-    ):
-        if scale_factor <= 1.0:
-            raise ValueError(f"`scale_factor` must be > 1 (got `scale_factor`: {scale_factor}).")
-        if min_neighbors < 0:
-            raise ValueError(f"`min_neighbors` must be >= 0 (got `min_neighbors`: {min_neighbors}).")
-        if not 0.0 <= min_face_size <= 1.0:
-            raise ValueError(f"`min_face_size` must be in [0, 1] (got `min_face_size`: {min_face_size}).")
-        self.scale_factor = float(scale_factor)
-        self.min_neighbors = int(min_neighbors)
-        self.min_face_size = float(min_face_size)
-        self.equalize_histogram = bool(equalize_histogram)
-        self.min_confidence = None if min_confidence is None else float(min_confidence)
-        self._classifier = None
-
-    @property
-    def classifier(self):
-        """The `cv2.CascadeClassifier`, loaded on first use."""
-        if self._classifier is None:
-            cv2 = _import_cv2()
-            path = os.path.join(cv2.data.haarcascades, _HAAR_CASCADE_FILE)
-            classifier = cv2.CascadeClassifier(path)
-            if classifier.empty():
-                raise OSError(f"OpenCV could not load the Haar cascade '{path}'. Reinstall: `{_MEDIA_EXTRA_HINT}`.")
-            self._classifier = classifier
-        return self._classifier
-
-    def detect(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
-        """
-        Finds the frontal faces of one frame.
-
-        Args:
-            frame (`np.ndarray` of shape `(height, width, 3)` and dtype uint8):
-                An RGB frame (a `(height, width)` grey frame is accepted too).
-
-        Returns:
-            `list[tuple[tuple[int, int, int, int], float]]`: one `((x0, y0, x1, y1), confidence)` per face, in pixels
-            (`x1`, `y1` exclusive, so the box is `frame[y0:y1, x0:x1]`), sorted by confidence, most confident first.
-        """
-        cv2 = _import_cv2()
-        frame = np.asarray(frame)
-        if frame.dtype != np.uint8 or not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[-1] == 3)):
-            raise ValueError(
-                "`frame` must be a uint8 RGB array of shape (height, width, 3) "
-                f"(got shape {frame.shape} and dtype {frame.dtype})."
-            )
-        if frame.ndim == 3:
-            gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-        else:
-            gray = np.ascontiguousarray(frame)
-        if self.equalize_histogram:
-            gray = cv2.equalizeHist(gray)
-        min_side = round(self.min_face_size * min(gray.shape))
-        rects, _, level_weights = self.classifier.detectMultiScale3(
-            gray,
-            scaleFactor=self.scale_factor,
-            minNeighbors=self.min_neighbors,
-            minSize=(min_side, min_side),
-            outputRejectLevels=True,
-        )
-        rects = np.asarray(rects, dtype=np.int64).reshape(-1, 4)
-        level_weights = np.asarray(level_weights, dtype=np.float64).reshape(-1)
-        detections = [
-            ((int(x), int(y), int(x + w), int(y + h)), float(score))
-            for (x, y, w, h), score in zip(rects, level_weights)
-            if self.min_confidence is None or score >= self.min_confidence
-        ]
-        # Most confident first; ties broken by the larger box.
-        detections.sort(key=lambda det: (-det[1], -(det[0][2] - det[0][0]) * (det[0][3] - det[0][1])))
-        return detections
-
-    __call__ = detect
-
-    def to_dict(self) -> dict[str, Any]:
-        """The constructor arguments (what `M2FNetImageProcessor.face_detector_kwargs` stores)."""
-        return {
-            "scale_factor": self.scale_factor,
-            "min_neighbors": self.min_neighbors,
-            "min_face_size": self.min_face_size,
-            "equalize_histogram": self.equalize_histogram,
-            "min_confidence": self.min_confidence,
-        }
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_classifier"] = None  # cv2 objects cannot be pickled; rebuilt lazily in the worker
-        return state
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.to_dict().items())
-        return f"{self.__class__.__name__}({args})"
 
 
 class M2FNetImageProcessorKwargs(ImagesKwargs, total=False):
@@ -491,7 +51,7 @@ class M2FNetImageProcessorKwargs(ImagesKwargs, total=False):
     num_frames: int
     face_size: int | dict[str, int]
     max_faces: int
-    face_margin: float
+    face_margin: int | float
     do_detect_faces: bool
     face_detector_kwargs: dict[str, Any] | None
 
@@ -549,13 +109,13 @@ def _is_frame(obj: Any) -> bool:
 def _to_uint8_frames(clip: Any) -> np.ndarray:
     """An array, tensor or list of frames -> contiguous (F, H, W, 3) uint8 numpy array."""
     if isinstance(clip, (list, tuple)):
-        frames = [np.asarray(f.convert("RGB")) if _is_pil_image(f) else _to_numpy(f) for f in clip]
+        frames = [np.asarray(f.convert("RGB")) if _is_pil_image(f) else to_numpy(f) for f in clip]
         shapes = {f.shape for f in frames}
         if len(shapes) > 1:
             raise ValueError(f"All frames of a clip must have the same shape (got {sorted(shapes)}).")
         array = np.stack(frames) if frames else np.zeros((0, 0, 0, 3), dtype=np.uint8)
     else:
-        array = _to_numpy(clip)
+        array = to_numpy(clip)
     if array.ndim != 4:
         raise ValueError(
             f"A clip must be an array of frames of shape (num_frames, height, width, 3) (got {array.shape})."
@@ -569,12 +129,6 @@ def _to_uint8_frames(clip: Any) -> np.ndarray:
     if array.shape[0] == 0:
         raise ValueError("A clip must have at least one frame (got 0).")
     return array
-
-
-def _to_numpy(obj: Any) -> np.ndarray:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().numpy()
-    return np.asarray(obj)
 
 
 def _resize_uint8(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -597,6 +151,10 @@ def _expand_box(box: tuple[int, int, int, int], margin: float, width: int, heigh
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
+# Note: transformers 5 has a base class for video processors (`BaseVideoProcessor`), but it requires torchvision and
+# Pillow: a Hub user's torch + transformers install has neither, and torchvision must match the exact torch build. The
+# frame processor is therefore an image processor (which needs neither) that takes `videos=`. `auto_docstring` takes
+# its texts from transformers' own `models/` tree; remote code documents itself by hand. trf-ignore: TRF057
 class M2FNetImageProcessor(BaseImageProcessor):
     r"""
     Image processor for the visual dual network of M2FNet (Chudasama et al., CVPRW 2022, Sec. 3.2.1): turns each
@@ -609,8 +167,7 @@ class M2FNetImageProcessor(BaseImageProcessor):
     2. Scene branch: every whole frame is resized to `size` x `size` by **squashing** (bilinear with antialiasing,
        aspect ratio not kept). Squashing rather than centre-cropping keeps the whole scene, including speakers at the
        edges of wide 16:9 sitcom frames. Values are rescaled to [0, 1] and normalised with `image_mean` / `image_std`.
-    3. Face branch: [`M2FNetFaceDetector`] (OpenCV Haar cascade, standing in for the paper's MTCNN; see its docstring
-       for why) finds the faces of every frame at full resolution. The `max_faces` most confident are kept; each box
+    3. Face branch: [`M2FNetFaceDetector`] (OpenCV Haar cascade, standing in for the paper's MTCNN) finds the faces of every frame at full resolution. The `max_faces` most confident are kept; each box
        is enlarged by `face_margin` (its width and height grow by that fraction, half on each side), clipped to the
        frame, squashed to `face_size` x `face_size` and normalised like the scene frames. Empty slots are zeros.
     4. Face weights: the paper weights each face feature by its box area, "normalised to [0, 1]". Here each kept face
@@ -653,7 +210,7 @@ class M2FNetImageProcessor(BaseImageProcessor):
 
     ```"""
 
-    model_input_names: ClassVar[list[str]] = ["pixel_values", "face_pixel_values", "face_weights"]
+    model_input_names: ClassVar[list[str]] = ["pixel_values", "face_pixel_values", "face_weights", "face_mask"]
     valid_kwargs = M2FNetImageProcessorKwargs
 
     def __init__(
@@ -780,6 +337,7 @@ class M2FNetImageProcessor(BaseImageProcessor):
         """Same as [`~M2FNetImageProcessor.preprocess`]."""
         return self.preprocess(videos, return_tensors=return_tensors, **kwargs)
 
+    # trf-ignore: TRF057 — documented by hand, as the class.
     def preprocess(self, videos: Any = None, return_tensors: str | TensorType | None = None, **kwargs) -> BatchFeature:
         r"""
         Samples, resizes and normalises the frames of a batch of clips and crops their faces.
@@ -833,4 +391,4 @@ class M2FNetImageProcessor(BaseImageProcessor):
         return output
 
 
-__all__ = ["M2FNetFaceDetector", "M2FNetImageProcessor", "load_video_frames", "uniform_frame_indices"]
+__all__ = ["M2FNetImageProcessor"]

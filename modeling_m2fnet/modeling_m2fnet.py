@@ -22,6 +22,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
@@ -29,6 +30,7 @@ from .configuration_m2fnet import MODALITIES, M2FNetConfig
 from .modeling_m2fnet_extractors import M2FNetAudioExtractor, M2FNetVisualExtractor
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 @dataclass
 class M2FNetModelOutput(ModelOutput):
     """
@@ -52,11 +54,13 @@ class M2FNetModelOutput(ModelOutput):
         attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
             Fusion attention probabilities, one tensor per fusion layer of shape
             `(batch_size, num_key_modalities, fusion_num_attention_heads, num_utterances, num_utterances)`, key
-            modalities in the order audio, visual.
+            modalities in the order audio, visual. Rows of padded utterances, and of utterances whose dialogue has
+            no valid key, are zero.
         encoder_attentions (`tuple(torch.FloatTensor)`, *optional*, returned when `output_attentions=True`):
             Dialogue-encoder self-attention probabilities of shape
             `(batch_size, num_attention_heads, num_utterances, num_utterances)`, for the active modalities in the
-            order text, audio, visual, and layer by layer within each modality.
+            order text, audio, visual, and layer by layer within each modality. Rows of utterances without the
+            modality (or padded) are zero.
     """
 
     last_hidden_state: torch.FloatTensor | None = None
@@ -69,6 +73,7 @@ class M2FNetModelOutput(ModelOutput):
     encoder_attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 @dataclass
 class M2FNetEmotionRecognitionOutput(ModelOutput):
     """
@@ -97,148 +102,139 @@ class M2FNetEmotionRecognitionOutput(ModelOutput):
     encoder_attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
+def eager_attention_forward(
+    module: nn.Module, query, key, value, attention_mask, scaling: float, dropout=0.0, **kwargs
+):
+    """
+    Scaled dot-product attention in torch ops (`"eager"`): `query`, `key`, `value` `(batch, heads, N, head_dim)` and an
+    additive `attention_mask` broadcastable to `(batch, heads, N, N)` give the attended values `(batch, N, heads,
+    head_dim)` and the attention probabilities `(batch, heads, N, N)`.
+    """
+    attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    return attn_output, attn_weights
+
+
+def _additive_attention_mask(key_mask: torch.Tensor, dtype: torch.dtype, position_bias=None) -> torch.Tensor:
+    """
+    The additive attention mask of a `(batch_size, num_utterances)` key mask: `(batch_size, 1, 1, num_utterances)`,
+    0 where the key may be attended to and the dtype's minimum elsewhere; with a `(1, num_heads, num_utterances,
+    num_utterances)` `position_bias`, that bias at the allowed keys, `(batch_size, num_heads, N, N)`.
+    """
+    allowed = key_mask[:, None, None, :]
+    if position_bias is None:
+        position_bias = torch.zeros((), dtype=dtype, device=key_mask.device)
+    return torch.where(allowed, position_bias.to(dtype), torch.finfo(dtype).min)
+
+
 class _UtterancePacking:
     """
-    The real utterances of a batch of dialogues (the True positions of a `(batch_size, num_utterances)` mask) as one
-    packed sequence of `num_real` rows, so that the dialogue level spends no work on padding: its position-wise
-    layers (projections, feed-forward blocks, layer norms) run on the rows, and attention runs over groups of whole
-    dialogues at once with a block-diagonal mask (an utterance attends to the utterances of its own dialogue only).
-    Groups hold at most `max_group_rows` rows (or one dialogue), which bounds the `(rows, rows)` attention maps.
-    Without padding, packing is a free view and attention keeps the dialogue layout.
+    The real utterances of a batch of dialogues (the True positions of a `(batch_size, num_utterances)` mask) as
+    `num_real` packed rows, so that the position-wise layers of the dialogue level (projections, feed-forward blocks,
+    layer norms) spend no work on padding; attention scatters its projected rows back into the `(batch_size,
+    num_utterances)` layout and masks the keys. Building it is the dialogue level's one host synchronisation (the
+    number of rows depends on the mask's values).
     """
 
-    max_group_rows = 256
-
-    def __init__(self, mask: torch.Tensor):
-        self.shape = tuple(mask.shape)
-        self.is_full = bool(mask.all())
-        self.index = None if self.is_full else mask.reshape(-1).nonzero().squeeze(-1)
-        self.groups = []  # (first row, end row) of consecutive whole dialogues
-        if not self.is_full:
-            start = end = 0
-            for length in mask.sum(dim=-1).tolist():
-                if end > start and end + length - start > self.max_group_rows:
-                    self.groups.append((start, end))
-                    start = end
-                end += length
-            self.groups.append((start, end))
-        self._attention_masks = {}
+    def __init__(self, utterance_mask: torch.Tensor):
+        self.shape = tuple(utterance_mask.shape)
+        self.index = utterance_mask.reshape(-1).nonzero().squeeze(-1)
+        self.positions = self.index % self.shape[1]  # utterance index within its dialogue
 
     def pack(self, states: torch.Tensor) -> torch.Tensor:
-        """`(batch_size, num_utterances, dim)` -> `(num_real, dim)`."""
-        flat = states.reshape(-1, states.shape[-1])
-        return flat if self.is_full else flat.index_select(0, self.index)
+        """`(batch_size, num_utterances, ...)` -> `(num_real, ...)`."""
+        return states.flatten(0, 1).index_select(0, self.index)
 
     def unpack(self, rows: torch.Tensor) -> torch.Tensor:
-        """`(num_real, dim)` -> `(batch_size, num_utterances, dim)`, zeros at the other positions."""
-        if self.is_full:
-            return rows.view(*self.shape, rows.shape[-1])
-        zeros = rows.new_zeros(self.shape[0] * self.shape[1], rows.shape[-1])
-        return zeros.index_copy(0, self.index, rows).view(*self.shape, rows.shape[-1])
-
-    def attention_masks(self, key_mask: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """
-        For packed rows (not full), per group: `(allowed, has_key)`, where `allowed` `(rows, rows)` is True where the
-        query row may attend to the key row (same dialogue, `key_mask` True) and `has_key` `(rows,)` is True for the
-        rows whose dialogue has any valid key. Computed once per key mask and reused by every layer.
-        """
-        cached = self._attention_masks.get(id(key_mask))
-        if cached is None or cached[0] is not key_mask:
-            batch_size, num_utterances = self.shape
-            dialogue = torch.arange(batch_size, device=key_mask.device).repeat_interleave(num_utterances)[self.index]
-            valid = key_mask.reshape(-1)[self.index]
-            has_key = key_mask.any(dim=-1)[dialogue]
-            masks = []
-            for start, end in self.groups:
-                group = dialogue[start:end]
-                masks.append(((group[:, None] == group[None, :]) & valid[None, start:end], has_key[start:end]))
-            cached = (key_mask, masks)
-            self._attention_masks[id(key_mask)] = cached
-        return cached[1]
+        """`(num_real, ...)` -> `(batch_size, num_utterances, ...)`, zeros at the other positions."""
+        zeros = rows.new_zeros(self.shape[0] * self.shape[1], *rows.shape[1:])
+        return zeros.index_copy_(0, self.index, rows).view(*self.shape, *rows.shape[1:])
 
 
 class M2FNetAttention(nn.Module):
     """
-    Multi-head attention over the utterances of a dialogue. Queries, keys and values may come from streams of
-    different widths (fusion uses text as query and value, audio or visual as key); everything is projected to
-    `embed_dim`.
+    Multi-head attention over the utterances of a dialogue, through transformers' attention interface
+    (`config._attn_implementation`: `"eager"` or `"sdpa"`). Self-attention of a dialogue encoder when `key_modality`
+    is `None`; otherwise a fusion attention whose queries and values come from the `modality` (text) stream and whose
+    keys come from `key_modality` (audio or visual), projected into the text space.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, dropout: float, key_dim: int | None = None):
+    def __init__(self, config: M2FNetConfig, modality: str, key_modality: str | None = None):
         super().__init__()
-        self.embed_dim = embed_dim
-        self.num_heads = num_heads
-        self.head_dim = embed_dim // num_heads
+        self.config = config
+        self.embed_dim = config.embed_dim(modality)
+        self.num_heads = config.num_attention_heads if key_modality is None else config.fusion_num_attention_heads
+        self.head_dim = self.embed_dim // self.num_heads
         self.scale = self.head_dim**-0.5
-        self.dropout = dropout
-        self.q_proj = nn.Linear(embed_dim, embed_dim)
-        self.k_proj = nn.Linear(key_dim or embed_dim, embed_dim)
-        self.v_proj = nn.Linear(embed_dim, embed_dim)
-        self.out_proj = nn.Linear(embed_dim, embed_dim)
-
-    def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
-        # (..., length, embed_dim) -> (..., num_heads, length, head_dim)
-        return states.unflatten(-1, (self.num_heads, self.head_dim)).transpose(-3, -2)
-
-    def _attend(
-        self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor, has_key
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        scores = torch.matmul(queries, keys.transpose(-1, -2)) * self.scale
-        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-        probs = scores.softmax(dim=-1)
-        # A query with no valid key (e.g. no utterance of its dialogue has audio) attends to nothing, not to padding.
-        probs = probs * has_key
-        probs = F.dropout(probs, p=self.dropout, training=self.training)
-        return torch.matmul(probs, values).transpose(-3, -2).flatten(-2), probs
+        self.dropout = config.attention_dropout
+        self.is_causal = False
+        self.q_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.k_proj = nn.Linear(config.embed_dim(key_modality or modality), self.embed_dim)
+        self.v_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim)
 
     def forward(
         self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        key_mask: torch.Tensor,
-        packing: _UtterancePacking | None = None,
+        hidden_states: torch.Tensor,
+        packing: _UtterancePacking,
+        attention_mask: torch.Tensor,
+        output_mask: torch.Tensor,
+        key_states: torch.Tensor | None = None,
+        return_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         Args:
-            query (`torch.FloatTensor` of shape `(batch_size, num_utterances, embed_dim)`)
-            key (`torch.FloatTensor` of shape `(batch_size, num_utterances, key_dim)`)
-            value (`torch.FloatTensor` of shape `(batch_size, num_utterances, embed_dim)`)
-            key_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
-                True for the utterances that may be attended to.
-            packing (`_UtterancePacking`, *optional*):
-                When given, `query`, `key` and `value` are the packed rows `(num_real, dim)` of these positions, and
-                so is the returned output; `key_mask` must be False outside them.
+            hidden_states (`torch.FloatTensor` of shape `(num_real, embed_dim)`): packed query (and value) rows.
+            packing (`_UtterancePacking`): where the rows sit in the `(batch_size, num_utterances)` layout.
+            attention_mask (`torch.FloatTensor` of shape `(batch_size, 1 or num_heads, num_utterances, num_utterances)`):
+                Additive mask (see `_additive_attention_mask`).
+            output_mask (`torch.FloatTensor` of shape `(batch_size, num_utterances)`): 0 for the queries whose
+                output is zero (padding, and queries without any valid key, which attend to nothing), else 1.
+            key_states (`torch.FloatTensor` of shape `(num_real, key_dim)`, *optional*): packed key rows.
+            return_attentions (`bool`, *optional*, defaults to `False`): return the attention probabilities.
 
         Returns:
-            The attended values `(batch_size, num_utterances, embed_dim)`, or `(num_real, embed_dim)` when packed
-            (zero for a query with no valid key), and the attention probabilities
-            `(batch_size, num_heads, num_utterances, num_utterances)` (`None` when packed).
+            The attended rows `(num_real, embed_dim)` and, with `return_attentions`, the probabilities
+            `(batch_size, num_heads, num_utterances, num_utterances)` (zero rows where `output_mask` is 0).
         """
-        queries, keys, values = self.q_proj(query), self.k_proj(key), self.v_proj(value)
-        if packing is None or packing.is_full:
-            shape = key_mask.shape + (self.embed_dim,)
-            queries, keys, values = (self._split_heads(states.view(shape)) for states in (queries, keys, values))
-            has_key = key_mask.any(dim=-1)[:, None, None, None]
-            attended, probs = self._attend(queries, keys, values, key_mask[:, None, None, :], has_key)
-            if packing is not None:
-                return self.out_proj(attended.reshape(-1, self.embed_dim)), None
-            return self.out_proj(attended), probs
-        queries, keys, values = self._split_heads(queries), self._split_heads(keys), self._split_heads(values)
-        attended = [
-            self._attend(queries[:, start:end], keys[:, start:end], values[:, start:end], allowed, has_key[:, None])[0]
-            for (start, end), (allowed, has_key) in zip(packing.groups, packing.attention_masks(key_mask))
-        ]
-        return self.out_proj(attended[0] if len(attended) == 1 else torch.cat(attended)), None
+        key_states = hidden_states if key_states is None else key_states
+        batch_size, num_utterances = packing.shape
+        hidden_shape = (batch_size, num_utterances, self.num_heads, self.head_dim)
+        queries = packing.unpack(self.q_proj(hidden_states)).view(hidden_shape).transpose(1, 2)
+        keys = packing.unpack(self.k_proj(key_states)).view(hidden_shape).transpose(1, 2)
+        values = packing.unpack(self.v_proj(hidden_states)).view(hidden_shape).transpose(1, 2)
+
+        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        dropout = self.dropout if self.training else 0.0
+        attn_output, attn_weights = attention_interface(
+            self, queries, keys, values, attention_mask, scaling=self.scale, dropout=dropout
+        )
+        attn_output = packing.pack(attn_output.reshape(batch_size, num_utterances, self.embed_dim))
+        attn_output = self.out_proj(attn_output * packing.pack(output_mask)[:, None])
+        if not return_attentions:
+            return attn_output, None
+        if attn_weights is None:
+            raise ValueError(
+                f"The {self.config._attn_implementation!r} attention returns no probabilities: for attention maps, "
+                'load the model with `attn_implementation="eager"` or call `model.set_attn_implementation("eager")` '
+                "(the outputs do not change)."
+            )
+        return attn_output, attn_weights * output_mask[:, None, :, None]
 
 
 class M2FNetMLP(nn.Module):
-    # trf-ignore: TRF029 — the width differs per modality (D_T, D_A, D_V), so it cannot be read off the config alone
-    def __init__(self, config: M2FNetConfig, hidden_size: int):
+    def __init__(self, config: M2FNetConfig, modality: str):
         super().__init__()
-        self.fc1 = nn.Linear(hidden_size, config.intermediate_size)
+        embed_dim = config.embed_dim(modality)
+        self.fc1 = nn.Linear(embed_dim, config.intermediate_size)
         self.activation_fn = ACT2FN[config.hidden_act]
-        self.fc2 = nn.Linear(config.intermediate_size, hidden_size)
+        self.fc2 = nn.Linear(config.intermediate_size, embed_dim)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -248,76 +244,118 @@ class M2FNetMLP(nn.Module):
 class M2FNetDialogueEncoderLayer(GradientCheckpointingLayer):
     """A post-norm transformer encoder layer over the utterance embeddings of one modality."""
 
-    # trf-ignore: TRF029 — the width differs per modality (D_T, D_A, D_V), so it cannot be read off the config alone
-    def __init__(self, config: M2FNetConfig, hidden_size: int):
+    def __init__(self, config: M2FNetConfig, modality: str):
         super().__init__()
-        self.self_attn = M2FNetAttention(hidden_size, config.num_attention_heads, config.attention_dropout)
-        self.layer_norm1 = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
-        self.mlp = M2FNetMLP(config, hidden_size)
-        self.layer_norm2 = nn.LayerNorm(hidden_size, eps=config.layer_norm_eps)
+        embed_dim = config.embed_dim(modality)
+        self.self_attn = M2FNetAttention(config, modality)
+        self.layer_norm1 = nn.LayerNorm(embed_dim, eps=config.layer_norm_eps)
+        self.mlp = M2FNetMLP(config, modality)
+        self.layer_norm2 = nn.LayerNorm(embed_dim, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(
-        self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor, packing: _UtterancePacking | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self,
+        hidden_states: torch.Tensor,
+        packing: _UtterancePacking,
+        attention_mask: torch.Tensor,
+        output_mask: torch.Tensor,
+        return_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         Args:
-            hidden_states (`torch.FloatTensor` of shape `(batch_size, num_utterances, hidden_size)`, or
-                `(num_real, hidden_size)` rows packed by `packing`)
-            utterance_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`): the utterances to attend to.
-            packing (`_UtterancePacking`, *optional*): the positions of packed `hidden_states`.
+            hidden_states (`torch.FloatTensor` of shape `(num_real, embed_dim)`): packed rows (see `packing`).
+            packing, attention_mask, output_mask, return_attentions: as in [`M2FNetAttention.forward`].
         """
-        attended, probs = self.self_attn(
-            hidden_states, hidden_states, hidden_states, key_mask=utterance_mask, packing=packing
+        attended, attn_weights = self.self_attn(
+            hidden_states, packing, attention_mask, output_mask, return_attentions=return_attentions
         )
         hidden_states = self.layer_norm1(hidden_states + self.dropout(attended))
         hidden_states = self.layer_norm2(hidden_states + self.dropout(self.mlp(hidden_states)))
-        return hidden_states, probs
+        return hidden_states, attn_weights
 
 
 class M2FNetDialogueEncoder(nn.Module):
     """
     The dialogue-level context encoder of one modality (paper Sec. 3.2.2): `config.num_hidden_layers` transformer
-    encoder layers, each wrapped in a local skip connection (`x + layer(x)`). Masked utterances stay zero.
+    encoder layers, each wrapped in a local skip connection (`x + layer(x)`). Utterances without the modality stay
+    zero. Optional order information (`config.dialogue_position_embedding`, `config.use_speaker_embeddings`): learned
+    utterance-index and speaker embeddings added to the input, or a learned per-head relative-distance bias added to
+    the attention scores of every layer.
     """
 
-    # trf-ignore: TRF029 — the width differs per modality (D_T, D_A, D_V), so it cannot be read off the config alone
-    def __init__(self, config: M2FNetConfig, hidden_size: int):
+    def __init__(self, config: M2FNetConfig, modality: str):
         super().__init__()
+        self.config = config
+        embed_dim = config.embed_dim(modality)
+        self.position_embedding = self.relative_attention_bias = self.speaker_embedding = None
+        # CODEPATH: the paper's checkpoints have no positions ("none", default); "absolute" and "relative" are opt-in
+        # for models trained here (order at the dialogue level).
+        if config.dialogue_position_embedding == "absolute":
+            self.position_embedding = nn.Embedding(config.max_dialogue_utterances, embed_dim)
+        # CODEPATH: opt-in, see above; the paper's checkpoints take neither branch.
+        elif config.dialogue_position_embedding == "relative":
+            num_buckets = 2 * config.relative_attention_max_distance + 1
+            self.relative_attention_bias = nn.Embedding(num_buckets, config.num_attention_heads)
+        # CODEPATH: the paper's checkpoints have no speaker embeddings (default); opt-in for models trained here.
+        if config.use_speaker_embeddings:
+            self.speaker_embedding = nn.Embedding(config.max_speakers, embed_dim)
         self.layers = nn.ModuleList(
-            [M2FNetDialogueEncoderLayer(config, hidden_size) for _ in range(config.num_hidden_layers)]
+            [M2FNetDialogueEncoderLayer(config, modality) for _ in range(config.num_hidden_layers)]
         )
-        self.gradient_checkpointing = False
+
+    def relative_position_bias(self, num_utterances: int, device: torch.device) -> torch.Tensor:
+        """`(1, num_attention_heads, num_utterances, num_utterances)`: the bias of key `j` for query `i`."""
+        positions = torch.arange(num_utterances, device=device)
+        max_distance = self.config.relative_attention_max_distance
+        buckets = (positions[None, :] - positions[:, None]).clamp(-max_distance, max_distance) + max_distance
+        return self.relative_attention_bias(buckets).permute(2, 0, 1)[None]
 
     def forward(
-        self, hidden_states: torch.Tensor, utterance_mask: torch.Tensor, return_attentions: bool = False
+        self,
+        embeddings: torch.Tensor,
+        packing: _UtterancePacking,
+        modality_mask: torch.Tensor,
+        speaker_ids: torch.Tensor | None = None,
+        return_attentions: bool = False,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """
         Args:
-            hidden_states (`torch.FloatTensor` of shape `(batch_size, num_utterances, hidden_size)`)
-            utterance_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
+            embeddings (`torch.FloatTensor` of shape `(batch_size, num_utterances, embed_dim)`):
+                Utterance embeddings of this modality.
+            packing (`_UtterancePacking`): the real utterances of the batch.
+            modality_mask (`torch.BoolTensor` of shape `(batch_size, num_utterances)`):
                 True where this modality exists for a real utterance.
+            speaker_ids (`torch.LongTensor` of shape `(batch_size, num_utterances)`, *optional*):
+                Speaker index per utterance (needed with `config.use_speaker_embeddings`).
             return_attentions (`bool`, *optional*, defaults to `False`):
-                Return the attention probabilities of every layer (computed in the padded dialogue layout; without
-                them, the real utterances of the batch are packed and padding costs nothing).
+                Return the attention probabilities of every layer.
+
+        Returns:
+            The packed rows `(num_real, embed_dim)` (zero where the modality is missing) and the attention
+            probabilities of every layer (empty without `return_attentions`).
         """
-        if return_attentions:
-            # The dialogue layout, so that every attention map comes out as (batch, heads, N, N).
-            keep = utterance_mask[..., None].to(hidden_states.dtype)
-            hidden_states = hidden_states * keep
-            attentions = ()
-            for layer in self.layers:
-                layer_output, probs = layer(hidden_states, utterance_mask)
-                hidden_states = (hidden_states + layer_output) * keep
-                attentions += (probs,)
-            return hidden_states, attentions
-        # Positions outside the mask are zero on the way in and out: only the real utterances are computed.
-        packing = _UtterancePacking(utterance_mask)
-        hidden_states = packing.pack(hidden_states)
+        hidden_states = packing.pack(embeddings)
+        if self.position_embedding is not None:
+            hidden_states = hidden_states + self.position_embedding(packing.positions)
+        if self.speaker_embedding is not None:
+            speakers = packing.pack(speaker_ids).clamp(0, self.config.max_speakers - 1)
+            hidden_states = hidden_states + self.speaker_embedding(speakers)
+        keep = packing.pack(modality_mask)[:, None].to(hidden_states.dtype)
+        hidden_states = hidden_states * keep
+        position_bias = None
+        if self.relative_attention_bias is not None:
+            position_bias = self.relative_position_bias(packing.shape[1], modality_mask.device)
+        attention_mask = _additive_attention_mask(modality_mask, hidden_states.dtype, position_bias)
+        output_mask = modality_mask.to(hidden_states.dtype)
+        attentions = ()
         for layer in self.layers:
-            layer_output, _ = layer(hidden_states, utterance_mask, packing=packing)
-            hidden_states = hidden_states + layer_output
-        return packing.unpack(hidden_states), ()
+            layer_output, attn_weights = layer(
+                hidden_states, packing, attention_mask, output_mask, return_attentions=return_attentions
+            )
+            hidden_states = (hidden_states + layer_output) * keep
+            if return_attentions:
+                attentions += (attn_weights,)
+        return hidden_states, attentions
 
 
 class M2FNetFusionLayer(GradientCheckpointingLayer):
@@ -333,15 +371,7 @@ class M2FNetFusionLayer(GradientCheckpointingLayer):
         self.key_modalities = [modality for modality in ("audio", "visual") if modality in config.modalities]
         text_dim = config.text_embed_dim
         self.attentions = nn.ModuleDict(
-            {
-                modality: M2FNetAttention(
-                    text_dim,
-                    config.fusion_num_attention_heads,
-                    config.attention_dropout,
-                    key_dim=config.embed_dim(modality),
-                )
-                for modality in self.key_modalities
-            }
+            {modality: M2FNetAttention(config, "text", key_modality=modality) for modality in self.key_modalities}
         )
         self.fc = nn.Linear(text_dim * len(self.key_modalities), text_dim)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -349,39 +379,41 @@ class M2FNetFusionLayer(GradientCheckpointingLayer):
 
     def forward(
         self,
-        text_stream: torch.Tensor,
-        key_features: dict[str, torch.Tensor],
-        key_masks: dict[str, torch.Tensor],
-        packing: _UtterancePacking | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden_states: torch.Tensor,
+        packing: _UtterancePacking,
+        key_states: dict[str, torch.Tensor],
+        attention_masks: dict[str, torch.Tensor],
+        output_masks: dict[str, torch.Tensor],
+        return_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         Args:
-            text_stream (`torch.FloatTensor` of shape `(batch_size, num_utterances, text_embed_dim)`)
-            key_features (`dict[str, torch.FloatTensor]`):
-                `"audio"` / `"visual"` dialogue features `(batch_size, num_utterances, embed_dim)`.
-            key_masks (`dict[str, torch.BoolTensor]`):
-                Per key modality, True for utterances with both that modality and text.
-            packing (`_UtterancePacking`, *optional*):
-                When given, `text_stream` and `key_features` are `(num_real, dim)` rows of these positions, and so
-                is the returned stream.
+            hidden_states (`torch.FloatTensor` of shape `(num_real, text_embed_dim)`): packed rows of the text stream.
+            packing (`_UtterancePacking`): the real utterances of the batch.
+            key_states (`dict[str, torch.FloatTensor]`):
+                `"audio"` / `"visual"` dialogue features, packed rows `(num_real, embed_dim)`.
+            attention_masks, output_masks (`dict[str, torch.FloatTensor]`):
+                Per key modality, the additive mask and the kept queries (see [`M2FNetAttention.forward`]).
+            return_attentions (`bool`, *optional*, defaults to `False`): return the attention probabilities.
 
         Returns:
-            The new text stream and the attention probabilities
-            `(batch_size, num_key_modalities, fusion_num_attention_heads, num_utterances, num_utterances)` (`None`
-            when packed).
+            The new text stream `(num_real, text_embed_dim)` and, with `return_attentions`, the probabilities
+            `(batch_size, num_key_modalities, fusion_num_attention_heads, num_utterances, num_utterances)`.
         """
-        attended, probs = [], []
+        attended, attn_weights = [], []
         for modality in self.key_modalities:
-            output, modality_probs = self.attentions[modality](
-                text_stream, key_features[modality], text_stream, key_mask=key_masks[modality], packing=packing
+            masks = (attention_masks[modality], output_masks[modality])
+            output, weights = self.attentions[modality](
+                hidden_states, packing, *masks, key_states=key_states[modality], return_attentions=return_attentions
             )
             attended.append(output)
-            probs.append(modality_probs)
+            attn_weights.append(weights)
         fused = self.fc(torch.cat(attended, dim=-1))
-        probs = torch.stack(probs, dim=1) if packing is None else None
-        return self.layer_norm(text_stream + self.dropout(fused)), probs
+        attn_weights = torch.stack(attn_weights, dim=1) if return_attentions else None
+        return self.layer_norm(hidden_states + self.dropout(fused)), attn_weights
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 class M2FNetPreTrainedModel(PreTrainedModel):
     """Weight initialisation and shared settings of the M2FNet dialogue-level models."""
 
@@ -390,14 +422,20 @@ class M2FNetPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     input_modalities = ("text", "audio", "video")
     supports_gradient_checkpointing = True
+    _supports_sdpa = True
     _no_split_modules = ["M2FNetDialogueEncoderLayer", "M2FNetFusionLayer"]
 
     def _init_weights(self, module):
-        """Normal(0, `initializer_range`) linear layers, unit layer norms; sub-models use their own schemes."""
+        """
+        Normal(0, `initializer_range`) linear layers and embedding tables, unit layer norms; sub-models use their own
+        schemes.
+        """
         if isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
@@ -412,6 +450,10 @@ def _scatter_utterances(features: torch.Tensor, selected: torch.Tensor) -> torch
     return output
 
 
+_RAW_INPUT_NAMES = {"text": "`input_ids`", "audio": "`input_features`", "visual": "`pixel_values` or faces"}
+
+
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 class M2FNetModel(M2FNetPreTrainedModel):
     r"""
     M2FNet without its classification head: per-utterance multimodal features of a batch of dialogues.
@@ -426,6 +468,8 @@ class M2FNetModel(M2FNetPreTrainedModel):
     Each modality takes raw inputs (`input_ids`, `input_features`, `pixel_values` + faces) or precomputed utterance
     embeddings (`text_embeds`, `audio_embeds`, `visual_embeds`), like `inputs_embeds` in transformers. Shapes: B
     dialogues, N utterances (padded), L tokens, M mel bins, T spectrogram frames, F video frames, K faces per frame.
+    The dialogue level runs its position-wise layers on the real utterances only (packed rows) and its attention in
+    the `(B, N)` layout with masks, the same computation whether or not attention maps are returned.
 
     Example:
 
@@ -453,7 +497,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
         if "visual" in self.modalities:
             self.visual_model = M2FNetVisualExtractor(config.visual_config)
         self.dialogue_encoders = nn.ModuleDict(
-            {modality: M2FNetDialogueEncoder(config, config.embed_dim(modality)) for modality in self.modalities}
+            {modality: M2FNetDialogueEncoder(config, modality) for modality in self.modalities}
         )
         # CODEPATH: the paper's M2FNet (text + audio and/or visual) fuses; text-only, audio/visual-only and the
         # "concatenation" ablation (num_fusion_layers=0) skip fusion.
@@ -475,6 +519,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
         """Width of `last_hidden_state`: the text (or fused) width plus the audio and visual widths, if active."""
         return sum(self.config.embed_dim(modality) for modality in self.modalities)
 
+    # trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
     def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, selected: torch.Tensor):
         """
         Utterance embeddings from the text encoder: the last-layer state of the first token (`"cls"`, the paper's
@@ -505,6 +550,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
             embeddings = token_states[:, 0]
         return _scatter_utterances(embeddings, selected)
 
+    # trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
     def get_audio_features(
         self, input_features: torch.Tensor, audio_attention_mask: torch.Tensor | None, selected: torch.Tensor
     ):
@@ -521,19 +567,15 @@ class M2FNetModel(M2FNetPreTrainedModel):
         embeddings = self.audio_model(input_features[selected], attention_mask=mask).embeddings
         return _scatter_utterances(embeddings, selected)
 
-    def get_visual_features(
-        self,
-        pixel_values: torch.Tensor | None,
-        face_pixel_values: torch.Tensor | None,
-        face_weights: torch.Tensor | None,
-        selected: torch.Tensor,
-    ):
+    # trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
+    def get_visual_features(self, pixel_values, face_pixel_values, face_weights, selected: torch.Tensor):
         """
         Args:
-            pixel_values (`torch.FloatTensor` of shape `(batch_size, num_utterances, num_frames, 3, height, width)`)
+            pixel_values (`torch.FloatTensor` of shape `(batch_size, num_utterances, num_frames, 3, height, width)`,
+                *optional*)
             face_pixel_values (`torch.FloatTensor` of shape
-                `(batch_size, num_utterances, num_frames, max_faces, 3, face_size, face_size)`)
-            face_weights (`torch.FloatTensor` of shape `(batch_size, num_utterances, num_frames, max_faces)`)
+                `(batch_size, num_utterances, num_frames, max_faces, 3, face_size, face_size)`, *optional*)
+            face_weights (`torch.FloatTensor` of shape `(batch_size, num_utterances, num_frames, max_faces)`, *optional*)
             selected (`torch.BoolTensor` of shape `(batch_size, num_utterances)`): utterances to encode.
 
         Returns:
@@ -546,11 +588,9 @@ class M2FNetModel(M2FNetPreTrainedModel):
         embeddings = self.visual_model(pick(pixel_values), pick(face_pixel_values), pick(face_weights)).embeddings
         return _scatter_utterances(embeddings, selected)
 
-    def _utterance_embeddings(self, modality: str, inputs: dict, selected: torch.Tensor) -> torch.Tensor:
-        precomputed = inputs[f"{modality}_embeds"]
-        if precomputed is None and not selected.any():
-            # Nothing to encode (e.g. no utterance of the batch has video): no inputs needed.
-            return torch.zeros(*selected.shape, self.config.embed_dim(modality), device=selected.device, dtype=self.dtype)
+    def _utterance_embeddings(
+        self, modality: str, precomputed: torch.Tensor | None, raw: tuple, selected: torch.Tensor
+    ) -> torch.Tensor:
         if precomputed is not None:
             if precomputed.shape[-1] != self.config.embed_dim(modality):
                 raise ValueError(
@@ -559,38 +599,92 @@ class M2FNetModel(M2FNetPreTrainedModel):
                     "with another encoder?"
                 )
             return precomputed
-        if modality == "text" and inputs["input_ids"] is not None:
-            attention_mask = inputs["attention_mask"]
-            if attention_mask is None:
-                attention_mask = torch.ones_like(inputs["input_ids"])
-            return self.get_text_features(inputs["input_ids"], attention_mask, selected)
-        if modality == "audio" and inputs["input_features"] is not None:
-            return self.get_audio_features(inputs["input_features"], inputs["audio_attention_mask"], selected)
-        if modality == "visual" and (inputs["pixel_values"] is not None or inputs["face_pixel_values"] is not None):
-            return self.get_visual_features(
-                inputs["pixel_values"], inputs["face_pixel_values"], inputs["face_weights"], selected
-            )
-        raw_names = {
-            "text": "`input_ids`",
-            "audio": "`input_features`",
-            "visual": "`pixel_values` / `face_pixel_values`",
-        }
+        # The extractors encode the selected utterances only (a data-dependent shape, hence a host sync here).
+        if not selected.any():
+            # Nothing to encode (e.g. no utterance of the batch has video): no inputs needed.
+            shape = (*selected.shape, self.config.embed_dim(modality))
+            return torch.zeros(shape, device=selected.device, dtype=self.dtype)
+        if modality == "text" and raw[0] is not None:
+            attention_mask = raw[1] if raw[1] is not None else torch.ones_like(raw[0])
+            return self.get_text_features(raw[0], attention_mask, selected)
+        if modality == "audio" and raw[0] is not None:
+            return self.get_audio_features(*raw, selected)
+        if modality == "visual" and (raw[0] is not None or raw[1] is not None):
+            return self.get_visual_features(*raw, selected)
         raise ValueError(
-            f"The model was configured with the {modality!r} modality but got neither {raw_names[modality]} nor "
-            f"`{modality}_embeds`. Pass one of them, or build the model with "
+            f"The model was configured with the {modality!r} modality but got neither {_RAW_INPUT_NAMES[modality]} "
+            f"nor `{modality}_embeds`. Pass one of them, or build the model with "
             f"`modalities={[m for m in self.modalities if m != modality]}`."
         )
 
-    @staticmethod
-    def _batch_shape(inputs: dict) -> tuple[int, int, torch.device]:
-        for name in ("text_embeds", "audio_embeds", "visual_embeds", "input_ids", "input_features", "pixel_values",
-                     "face_pixel_values"):  # fmt: skip
-            if inputs[name] is not None:
-                return inputs[name].shape[0], inputs[name].shape[1], inputs[name].device
-        raise ValueError("No input given: pass the raw inputs or `*_embeds` of at least one active modality.")
+    def _check_inputs(self, inputs: list, utterance_mask, modality_mask, speaker_ids, output_attentions) -> tuple:
+        """
+        Checks shapes and switches (reads no tensor values); returns the boolean utterance mask, the per-modality
+        masks and the `output_attentions` flag.
+        """
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        present = [tensor for tensor in inputs if tensor is not None]
+        if not present:
+            raise ValueError("No input given: pass the raw inputs or `*_embeds` of at least one active modality.")
+        batch_size, num_utterances = present[0].shape[:2]
+        device = present[0].device
+        if utterance_mask is None:
+            utterance_mask = torch.ones(batch_size, num_utterances, dtype=torch.bool, device=device)
+        if modality_mask is None:
+            modality_mask = torch.ones(batch_size, num_utterances, len(MODALITIES), dtype=torch.bool, device=device)
+        if modality_mask.shape != (batch_size, num_utterances, len(MODALITIES)):
+            raise ValueError(
+                f"`modality_mask` must have shape (batch_size, num_utterances, 3) = "
+                f"{(batch_size, num_utterances, len(MODALITIES))}, got {tuple(modality_mask.shape)}."
+            )
+        if self.config.use_speaker_embeddings and (speaker_ids is None or speaker_ids.shape != utterance_mask.shape):
+            got = "none" if speaker_ids is None else f"shape {tuple(speaker_ids.shape)}"
+            raise ValueError(
+                "This model uses speaker embeddings (`config.use_speaker_embeddings=True`) and needs `speaker_ids` of "
+                f"shape (batch_size, num_utterances) = {(batch_size, num_utterances)}, got {got}: per dialogue, "
+                "speakers numbered by first appearance (M2FNetProcessor returns them)."
+            )
+        limit = self.config.max_dialogue_utterances
+        if self.config.dialogue_position_embedding == "absolute" and num_utterances > limit:
+            raise ValueError(
+                f"The batch has {num_utterances} utterances per dialogue but the position table holds "
+                f"`max_dialogue_utterances` = {limit}: truncate the conversations (processor `max_utterances`)."
+            )
+        utterance_mask = utterance_mask.bool()
+        masks = {
+            modality: utterance_mask & modality_mask[..., MODALITIES.index(modality)].bool()
+            for modality in self.modalities
+        }
+        return utterance_mask, masks, output_attentions
 
+    def _fuse(self, rows: dict, packing, masks: dict, utterance_mask, output_attentions, output_hidden_states):
+        """The fusion layers over the packed text stream; returns it with the hidden states and attention maps."""
+        dtype = rows["text"].dtype
+        key_masks = {modality: masks[modality] & masks["text"] for modality in rows if modality != "text"}
+        attention_masks = {modality: _additive_attention_mask(mask, dtype) for modality, mask in key_masks.items()}
+        # A query whose dialogue has no valid key (e.g. no utterance of it has audio) attends to nothing.
+        output_masks = {
+            modality: (utterance_mask & mask.any(dim=-1, keepdim=True)).to(dtype)
+            for modality, mask in key_masks.items()
+        }
+        key_states = {modality: rows[modality] for modality in key_masks}
+        fused, hidden_states, attentions = rows["text"], (), ()
+        for layer in self.fusion_layers:
+            if output_hidden_states:
+                hidden_states += (packing.unpack(fused),)
+            fused, attn_weights = layer(
+                fused, packing, key_states, attention_masks, output_masks, return_attentions=output_attentions
+            )
+            if output_attentions:
+                attentions += (attn_weights,)
+        if output_hidden_states:
+            hidden_states += (packing.unpack(fused),)
+        return fused, hidden_states, attentions
+
+    # trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
     @can_return_tuple
-    def forward(
+    def forward(  # trf-ignore: TRF045 (maps and fusion stream are unpacked here; hooks would see packed rows)
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.LongTensor | None = None,
@@ -605,6 +699,7 @@ class M2FNetModel(M2FNetPreTrainedModel):
         visual_embeds: torch.FloatTensor | None = None,
         utterance_mask: torch.LongTensor | None = None,
         modality_mask: torch.LongTensor | None = None,
+        speaker_ids: torch.LongTensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
     ) -> M2FNetModelOutput:
@@ -625,87 +720,66 @@ class M2FNetModel(M2FNetPreTrainedModel):
             face_weights (`torch.FloatTensor` of shape `(batch_size, num_utterances, num_frames, max_faces)`, *optional*):
                 Normalised face box areas, 0 for empty slots.
             face_mask (`torch.LongTensor` of shape `(batch_size, num_utterances, num_frames)`, *optional*):
-                Whether a frame has a face. Informational (the weights already carry it); accepted so that a
-                processor batch can be passed as `**batch`.
+                Whether a frame has a face. Unused (the weights carry it); accepted so that `**batch` works.
             text_embeds / audio_embeds / visual_embeds (`torch.FloatTensor` of shape `(batch_size, num_utterances, embed_dim)`, *optional*):
-                Precomputed utterance embeddings; they replace the raw inputs of their modality.
+                Precomputed utterance embeddings (`embed_dim` of the modality); they replace its raw inputs.
             utterance_mask (`torch.LongTensor` of shape `(batch_size, num_utterances)`, *optional*):
                 1 for real utterances, 0 for padding. Defaults to all ones.
             modality_mask (`torch.LongTensor` of shape `(batch_size, num_utterances, 3)`, *optional*):
                 1 where the modality (text, audio, visual) exists for the utterance. Defaults to all ones.
+            speaker_ids (`torch.LongTensor` of shape `(batch_size, num_utterances)`, *optional*):
+                Per dialogue, the speaker of each utterance numbered by first appearance (0 = first speaker), 0 on
+                padding. Required when `config.use_speaker_embeddings` is set, ignored otherwise. Ids
+                `>= config.max_speakers` share the last embedding; negative ids are read as 0.
             output_attentions (`bool`, *optional*):
-                Whether to return attention probabilities. Without them, the dialogue level packs the real
-                utterances of the batch into one sequence (block-diagonal attention), so padding costs nothing; with
-                them, it runs in the padded `(batch_size, num_utterances)` layout that the maps are returned in. Both
-                give the same outputs.
+                Whether to return the attention probabilities (needs the `"eager"` attention implementation).
+                Returning them changes no output.
             output_hidden_states (`bool`, *optional*):
                 Whether to return the fusion stream after every fusion layer.
         """
-        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        inputs = {
-            "input_ids": input_ids, "attention_mask": attention_mask, "input_features": input_features,
-            "audio_attention_mask": audio_attention_mask, "pixel_values": pixel_values,
-            "face_pixel_values": face_pixel_values, "face_weights": face_weights, "text_embeds": text_embeds,
-            "audio_embeds": audio_embeds, "visual_embeds": visual_embeds,
-        }  # fmt: skip
-        batch_size, num_utterances, device = self._batch_shape(inputs)
-        if utterance_mask is None:
-            utterance_mask = torch.ones(batch_size, num_utterances, dtype=torch.bool, device=device)
-        if modality_mask is None:
-            modality_mask = torch.ones(batch_size, num_utterances, len(MODALITIES), dtype=torch.bool, device=device)
-        if modality_mask.shape != (batch_size, num_utterances, len(MODALITIES)):
-            raise ValueError(
-                f"`modality_mask` must have shape (batch_size, num_utterances, 3) = "
-                f"{(batch_size, num_utterances, len(MODALITIES))}, got {tuple(modality_mask.shape)}."
-            )
-        utterance_mask = utterance_mask.bool()
-        masks = {
-            modality: utterance_mask & modality_mask[..., MODALITIES.index(modality)].bool()
-            for modality in self.modalities
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        embeds = {"text": text_embeds, "audio": audio_embeds, "visual": visual_embeds}
+        raw = {
+            "text": (input_ids, attention_mask),
+            "audio": (input_features, audio_attention_mask),
+            "visual": (pixel_values, face_pixel_values, face_weights),
         }
+        present = [*embeds.values(), input_ids, input_features, pixel_values, face_pixel_values]
+        utterance_mask, masks, output_attentions = self._check_inputs(
+            present, utterance_mask, modality_mask, speaker_ids, output_attentions
+        )
+        # CODEPATH: only models trained with `use_speaker_embeddings` read `speaker_ids`; the others ignore them.
+        speaker_ids = speaker_ids if self.config.use_speaker_embeddings else None
+        packing = _UtterancePacking(utterance_mask)
 
-        features, encoder_attentions = {}, ()
+        rows, encoder_attentions = {}, ()
         for modality in self.modalities:
-            embeddings = self._utterance_embeddings(modality, inputs, masks[modality])
-            features[modality], attentions = self.dialogue_encoders[modality](
-                embeddings, masks[modality], return_attentions=output_attentions
+            embeddings = self._utterance_embeddings(modality, embeds[modality], raw[modality], masks[modality])
+            rows[modality], attentions = self.dialogue_encoders[modality](
+                embeddings, packing, masks[modality], speaker_ids, return_attentions=output_attentions
             )
             encoder_attentions += attentions
 
         fused, hidden_states, fusion_attentions = None, (), ()
         if self.fusion_layers:
-            key_masks = {modality: masks[modality] & masks["text"] for modality in features if modality != "text"}
-            keep = utterance_mask[..., None].to(features["text"].dtype)
-            # Without attention maps to return, the fusion stream is computed for the real utterances only, packed.
-            packing = None if output_attentions else _UtterancePacking(utterance_mask)
-            fused = features["text"] if packing is None else packing.pack(features["text"])
-            key_features = {m: features[m] if packing is None else packing.pack(features[m]) for m in key_masks}
-            for layer in self.fusion_layers:
-                if output_hidden_states:
-                    hidden_states += (fused if packing is None else packing.unpack(fused),)
-                fused, probs = layer(fused, key_features, key_masks, packing=packing)
-                if packing is None:
-                    fused = fused * keep
-                    fusion_attentions += (probs,)
-            fused = fused if packing is None else packing.unpack(fused)
-            hidden_states += (fused,)
-
-        blocks = [fused if modality == "text" and fused is not None else features[modality] for modality in self.modalities]
+            fused, hidden_states, fusion_attentions = self._fuse(
+                rows, packing, masks, utterance_mask, output_attentions, output_hidden_states
+            )
+        blocks = [rows[modality] for modality in self.modalities]  # text first, and fusion needs text
+        if fused is not None:
+            blocks[0] = fused
         return M2FNetModelOutput(
-            last_hidden_state=torch.cat(blocks, dim=-1),
-            fused_features=fused,
-            text_features=features.get("text"),
-            audio_features=features.get("audio"),
-            visual_features=features.get("visual"),
+            last_hidden_state=packing.unpack(torch.cat(blocks, dim=-1)),
+            fused_features=packing.unpack(fused) if fused is not None else None,
+            **{f"{modality}_features": packing.unpack(modality_rows) for modality, modality_rows in rows.items()},
             hidden_states=hidden_states if output_hidden_states and hidden_states else None,
             attentions=fusion_attentions if output_attentions and fusion_attentions else None,
             encoder_attentions=encoder_attentions if output_attentions and encoder_attentions else None,
         )
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 class M2FNetForEmotionRecognition(M2FNetPreTrainedModel):
     r"""
     M2FNet with its utterance classifier: `concat(F_fusion, F_A, F_V) → FC → activation → dropout → FC → logits`,
@@ -742,21 +816,25 @@ class M2FNetForEmotionRecognition(M2FNetPreTrainedModel):
     def compute_loss(
         self, logits: torch.Tensor, labels: torch.Tensor, utterance_mask: torch.Tensor | None
     ) -> torch.Tensor:
-        """Cross-entropy over real, labelled utterances; 0 (with gradient) when the batch has none."""
+        """
+        Cross-entropy over real, labelled utterances (weighted mean with `config.class_weights`); 0, with gradient,
+        when the batch has none.
+        """
         labels = labels.to(logits.device)
         if utterance_mask is not None:
             labels = labels.masked_fill(~utterance_mask.bool(), -100)
+        valid = labels != -100
         weight = None
         # CODEPATH: unweighted as in the paper; class-weighted for imbalanced data (MELD's neutral is ~47 %).
         if self.config.class_weights is not None:
             weight = torch.tensor(self.config.class_weights, dtype=logits.dtype, device=logits.device)
-        valid = labels != -100
-        if not valid.any():
-            return logits.sum() * 0.0
-        return F.cross_entropy(logits[valid], labels[valid], weight=weight)
+        total = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), weight=weight, reduction="sum")
+        count = valid.to(logits.dtype) if weight is None else weight[labels.clamp(min=0)] * valid
+        return total / count.sum().clamp(min=torch.finfo(logits.dtype).tiny)
 
+    # trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
     @can_return_tuple
-    def forward(
+    def forward(  # trf-ignore: TRF045 (passed on to M2FNetModel.forward, which owns the flags)
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.LongTensor | None = None,
@@ -771,6 +849,7 @@ class M2FNetForEmotionRecognition(M2FNetPreTrainedModel):
         visual_embeds: torch.FloatTensor | None = None,
         utterance_mask: torch.LongTensor | None = None,
         modality_mask: torch.LongTensor | None = None,
+        speaker_ids: torch.LongTensor | None = None,
         labels: torch.LongTensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
@@ -797,23 +876,13 @@ class M2FNetForEmotionRecognition(M2FNetPreTrainedModel):
             visual_embeds=visual_embeds,
             utterance_mask=utterance_mask,
             modality_mask=modality_mask,
+            speaker_ids=speaker_ids,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
         logits = self.classifier(self.dropout(self.activation_fn(self.fc1(outputs.last_hidden_state))))
         loss = self.compute_loss(logits, labels, utterance_mask) if labels is not None else None
-        return M2FNetEmotionRecognitionOutput(
-            loss=loss,
-            logits=logits,
-            last_hidden_state=outputs.last_hidden_state,
-            fused_features=outputs.fused_features,
-            text_features=outputs.text_features,
-            audio_features=outputs.audio_features,
-            visual_features=outputs.visual_features,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-            encoder_attentions=outputs.encoder_attentions,
-        )
+        return M2FNetEmotionRecognitionOutput(loss=loss, logits=logits, **outputs)
 
 
 __all__ = ["M2FNetForEmotionRecognition", "M2FNetModel", "M2FNetPreTrainedModel"]

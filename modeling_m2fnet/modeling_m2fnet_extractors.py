@@ -26,6 +26,7 @@ from .configuration_m2fnet import M2FNetAudioConfig, M2FNetExtractorConfig, M2FN
 from .losses import M2FNetTripletLoss
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 @dataclass
 class M2FNetExtractorOutput(ModelOutput):
     """
@@ -119,6 +120,7 @@ class M2FNetFeatureEncoder(nn.Module):
         return self.projector(pooled)
 
 
+# trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
 class M2FNetExtractorPreTrainedModel(PreTrainedModel):
     """Shared weight initialisation and triplet objective of the utterance-level extractors."""
 
@@ -143,7 +145,10 @@ class M2FNetExtractorPreTrainedModel(PreTrainedModel):
             mining_strategy=self.config.triplet_mining,
         )
         output = criterion(embeddings, labels)
-        return {key: getattr(output, key) for key in ("loss", "triplet_loss", "variance_loss", "covariance_loss", "num_triplets")}
+        return {
+            key: getattr(output, key)
+            for key in ("loss", "triplet_loss", "variance_loss", "covariance_loss", "num_triplets")
+        }
 
 
 class M2FNetAudioExtractor(M2FNetExtractorPreTrainedModel):
@@ -174,6 +179,7 @@ class M2FNetAudioExtractor(M2FNetExtractorPreTrainedModel):
         # Initialize weights and apply final processing
         self.post_init()
 
+    # trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
     @can_return_tuple
     def forward(
         self,
@@ -271,6 +277,7 @@ class M2FNetVisualExtractor(M2FNetExtractorPreTrainedModel):
         pooled = masked.amax(dim=1) * face_found[:, None]
         return pooled, face_found
 
+    # trf-ignore: TRF057 (out-of-tree model: auto_docstring names it "None"; the docstring is written by hand)
     @can_return_tuple
     def forward(
         self,

@@ -81,9 +81,9 @@ QUEUE_SIZE = int(env_number("M2FNET_QUEUE_SIZE", 16))
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-MODEL, PROCESSOR, CHECKPOINT = load_checkpoint(MODEL_ID, MODEL_REVISION)
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # a GPU Space runs the model on its GPU
-MODEL.to(DEVICE)
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # a GPU Space runs the model on its GPU
+CLASSIFIER, CHECKPOINT = load_checkpoint(MODEL_ID, MODEL_REVISION, device=DEVICE)
+PROCESSOR = CLASSIFIER.processor
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -180,19 +180,21 @@ def load_table_file(path) -> tuple[pd.DataFrame, str]:
 
 def run_model(utterances: list[dict]) -> tuple[torch.Tensor, list[list[bool]], list[bool | None]]:
     """
-    The one place where the checkpoint runs: processor + model on one conversation (a list of utterance dicts).
+    The one place where the checkpoint runs: its emotion-recognition pipeline on one conversation.
 
     Returns:
         `(probabilities, present, face_found)`: emotion probabilities `(N, num_labels)` in `CHECKPOINT.labels` order;
         for each utterance, which of `MODALITY_NAMES` it had; and whether a face was found in its frames (`None`
-        when the model has no visual branch).
+        without video).
     """
-    batch = PROCESSOR(conversations=[utterances], return_tensors="pt")
-    with torch.inference_mode():
-        logits = MODEL(**batch.to(DEVICE)).logits[0].float().cpu()
-    present = batch["modality_mask"][0].bool().tolist()
-    faces = batch["face_mask"][0].any(-1).tolist() if "face_mask" in batch else [None] * len(utterances)
-    return logits.softmax(-1), present, faces
+    results = CLASSIFIER(utterances, top_k=len(CHECKPOINT.labels), return_modalities=True)
+    column = {label: index for index, label in enumerate(CHECKPOINT.labels)}
+    probabilities = torch.zeros(len(results), len(CHECKPOINT.labels))
+    for row, result in enumerate(results):
+        for entry in result["top_k"]:
+            probabilities[row, column[entry["label"]]] = entry["score"]
+    present = [[result["modalities"][name] for name in MODALITY_NAMES] for result in results]
+    return probabilities, present, [result["face_found"] for result in results]
 
 
 def _readable(err: Exception, names: dict[str, str]) -> str:

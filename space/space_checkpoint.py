@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoModel, AutoProcessor
+from transformers import pipeline
 
 
 logger = logging.getLogger(__name__)
@@ -108,11 +108,12 @@ def _commit_of(model_id: str, revision: str | None) -> str | None:
     return None
 
 
-def load_checkpoint(model_id: str, revision: str | None = None):
+def load_checkpoint(model_id: str, revision: str | None = None, device: str | None = None):
     """
-    Loads `(model, processor, info)` from a Hub id or local folder with `trust_remote_code=True`; weights are read
-    from safetensors only (`use_safetensors=True`: no pickle code path). Raises a `RuntimeError` that says what to set
-    when the checkpoint cannot be loaded, and one naming the files when a local folder holds only pickle weights.
+    Loads `(pipeline, info)` from a Hub id or local folder: the checkpoint's custom emotion-recognition pipeline, with
+    `trust_remote_code=True`; weights are read from safetensors only (`use_safetensors=True`: no pickle code path).
+    Raises a `RuntimeError` that says what to set when the checkpoint cannot be loaded, and one naming the files when
+    a local folder holds only pickle weights.
     """
     folder = Path(model_id)
     pickles = sorted(path.name for path in folder.glob("pytorch_model*.bin")) if folder.is_dir() else []
@@ -124,10 +125,15 @@ def load_checkpoint(model_id: str, revision: str | None = None):
             "M2FNET_MODEL at that folder."
         )
     try:
-        model = AutoModel.from_pretrained(
-            model_id, revision=revision, trust_remote_code=True, use_safetensors=True
-        ).eval()
-        processor = AutoProcessor.from_pretrained(model_id, revision=revision, trust_remote_code=True)
+        # The checkpoint's own emotion-recognition pipeline (`custom_pipelines` in its config.json): it loads the model
+        # and processor with the checkpoint's code and returns one dict per utterance.
+        classifier = pipeline(
+            model=model_id,
+            revision=revision,
+            trust_remote_code=True,
+            model_kwargs={"use_safetensors": True},
+            device=device,
+        )
     except Exception as err:  # noqa: BLE001 - any failure here means the Space cannot start; say why and how to fix
         raise RuntimeError(
             f"Could not load the M2FNet checkpoint {model_id!r}"
@@ -136,6 +142,7 @@ def load_checkpoint(model_id: str, revision: str | None = None):
             "and modeling code, e.g. `python examples/quickstart.py` writes outputs/quickstart-m2fnet), and "
             "M2FNET_REVISION to a branch, tag or commit of that repo if needed. Private repos need HF_TOKEN."
         ) from err
+    model = classifier.model.eval()
     results, source = read_training_results(model_id, revision, model.config)
     id2label = model.config.id2label
     info = CheckpointInfo(
@@ -148,7 +155,7 @@ def load_checkpoint(model_id: str, revision: str | None = None):
         results_source=source,
     )
     logger.info("Loaded %s (revision %s, commit %s)", model_id, revision, info.commit)
-    return model, processor, info
+    return classifier, info
 
 
 def _flatten(results: dict, prefix: str = "") -> dict[str, Any]:

@@ -22,14 +22,13 @@ ndjson commit), `model_info` / `repo_info`, `list_repo_refs`, `list_repo_commits
 (`Authorization: Bearer`): an unknown token gets 401, a write outside the user's namespaces 403, and private
 repositories are hidden (401 / 404) from everyone but their owner.
 
-Files are stored on disk: regular files by git blob id, LFS objects by sha256, one JSON manifest per commit, and the
-branch heads in `repo.json`, replaced atomically (`os.replace`) only after every file of a commit is stored. A commit
-therefore either lands whole or leaves the branch at its previous commit.
+Repositories live on disk (`tests/hub_storage.py`); a commit either lands whole or leaves the branch at its previous
+commit.
 
 Uploads go through the plain LFS protocol: the pushing process must run with `HF_HUB_DISABLE_XET=1` (with `hf_xet`
 installed, `huggingface_hub` otherwise uploads large files to a Xet CAS server, which this server does not emulate;
-its `xet-write-token` endpoint answers 501 saying so). Downloads need nothing special: without `X-Xet-Hash` headers
-`hf_hub_download` uses plain HTTP.
+its `xet-write-token` endpoint answers 501 saying so, as a Hub-compatible server without Xet storage does). Downloads
+need nothing special: without `X-Xet-Hash` headers `hf_hub_download` uses plain HTTP.
 
 Usage in tests:
 
@@ -38,11 +37,12 @@ with HubServer(users={"alice": "hf_alice_token", "bob": "hf_bob_token"}) as hub:
     env = hub.client_env(tmp_path / "hf_home", user="alice")     # HF_ENDPOINT, HF_TOKEN, HF_HUB_DISABLE_XET, ...
     hub.create_repo("bob/taken")                                  # a repository alice cannot write to
     hub.inject_fault("commit", mode="drop", times=1)              # next commit: connection dropped, nothing lands
+    hub.inject_fault("lfs_batch", mode="403", times=1)            # next LFS batch answers 403
     subprocess.run([sys.executable, "examples/push_to_hub.py", folder, "alice/model"], env=env)
     hub.head("alice/model"), hub.files("alice/model")             # branch head, {path: bytes}
 ```
 
-or standalone: `python tests/hub_server.py --port 8765 --user alice:hf_alice_token --data_dir /tmp/hub`.
+or standalone, from the repository root: `python -m tests.hub_server --port 8765 --user alice:hf_alice_token --data_dir /tmp/hub`.
 """
 
 import argparse
@@ -58,58 +58,26 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.hub_storage import (
+    LFS_SIZE_THRESHOLD,
+    LFS_SUFFIXES,
+    REPO_NAME,
+    HubError,
+    HubStorage,
+    Repo,
+    git_blob_id,
+    write_atomic,
+)
 
-COMMIT_OID = re.compile(r"^[0-9a-f]{40}$")
-REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-# Extensions that the Hub's default `.gitattributes` stores with LFS (a subset; binary samples and files of 10 MB or
-# more are sent to LFS as well).
-LFS_SUFFIXES = (
-    ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx", ".npy", ".npz", ".pkl", ".arrow",
-    ".parquet", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".mp4", ".wav", ".mp3", ".flac", ".zip", ".gz", ".tar",
-    ".model",
-)  # fmt: skip
-LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
-GITATTRIBUTES = "".join(f"*{suffix} filter=lfs diff=lfs merge=lfs -text\n" for suffix in LFS_SUFFIXES).encode()
+
 FAULT_POINTS = ("commit", "lfs_upload", "preupload", "lfs_batch")
-FAULT_MODES = ("drop", "500", "503")
-
-
-def git_blob_id(data: bytes) -> str:
-    """The git object id of a blob (`git hash-object`)."""
-    return hashlib.sha1(b"blob " + str(len(data)).encode() + b"\0" + data).hexdigest()
-
-
-def lfs_pointer(oid: str, size: int) -> bytes:
-    """The git-lfs pointer file that stands for an LFS object in the git tree."""
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n".encode()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    os.replace(tmp, path)
-
-
-class HubError(Exception):
-    """An HTTP error answered the way the Hub does (status, `X-Error-Code`, `X-Error-Message`, JSON `error`)."""
-
-    def __init__(self, status: int, message: str, error_code: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.error_code = error_code
+# A fault either drops the connection or answers with an HTTP error status ("400", "403", "429", "501", "503", ...).
+FAULT_STATUS = re.compile(r"^[45]\d\d$")
 
 
 class _DropConnection(Exception):
@@ -121,176 +89,6 @@ class Fault:
     point: str
     mode: str
     times: int
-
-
-@dataclass
-class Repo:
-    repo_id: str
-    private: bool
-    created_at: str
-    refs: dict[str, str] = field(default_factory=dict)  # branch -> commit id
-
-
-class HubStorage:
-    """Users, repositories, commits and blobs of the local Hub, kept on disk under `root`."""
-
-    def __init__(self, root: Path, users: dict[str, str], orgs: dict[str, list[str]] | None = None):
-        self.root = Path(root)
-        self.tokens = {token: name for name, token in users.items()}
-        self.orgs = {org: set(members) for org, members in (orgs or {}).items()}
-        self.repos: dict[str, Repo] = {}
-        self.commits: dict[str, dict] = {}
-        self.lfs_upload_tokens: dict[str, tuple[str, str]] = {}  # upload token -> (repo id, oid)
-        self.lock = threading.RLock()
-        for directory in ("lfs", "blobs", "repos"):
-            (self.root / directory).mkdir(parents=True, exist_ok=True)
-        self._load()
-
-    # --- persistence -------------------------------------------------------------------------------------------
-
-    def _load(self) -> None:
-        for repo_file in self.root.glob("repos/*/*/repo.json"):
-            data = json.loads(repo_file.read_text())
-            self.repos[data["repo_id"]] = Repo(**data)
-            for commit_file in (repo_file.parent / "commits").glob("*.json"):
-                self.commits[commit_file.stem] = json.loads(commit_file.read_text())
-
-    def _repo_dir(self, repo_id: str) -> Path:
-        return self.root / "repos" / repo_id
-
-    def _save_repo(self, repo: Repo) -> None:
-        data = {"repo_id": repo.repo_id, "private": repo.private, "created_at": repo.created_at, "refs": repo.refs}
-        _write_atomic(self._repo_dir(repo.repo_id) / "repo.json", json.dumps(data, indent=1).encode())
-
-    def store_blob(self, data: bytes) -> str:
-        blob_id = git_blob_id(data)
-        path = self.root / "blobs" / blob_id
-        if not path.exists():
-            _write_atomic(path, data)
-        return blob_id
-
-    def lfs_path(self, repo_id: str, oid: str) -> Path:
-        """LFS objects are stored per repository, as on the Hub (a repository never sees another's uploads)."""
-        return self.root / "lfs" / repo_id / oid
-
-    def has_lfs(self, repo_id: str, oid: str, size: int | None = None) -> bool:
-        path = self.lfs_path(repo_id, oid)
-        return path.is_file() and (size is None or path.stat().st_size == size)
-
-    def file_path(self, repo_id: str, entry: dict) -> Path:
-        return self.lfs_path(repo_id, entry["sha256"]) if entry["lfs"] else self.root / "blobs" / entry["blob_id"]
-
-    def file_bytes(self, repo_id: str, entry: dict) -> bytes:
-        return self.file_path(repo_id, entry).read_bytes()
-
-    # --- users and permissions ---------------------------------------------------------------------------------
-
-    def user_for(self, authorization: str | None) -> str | None:
-        """The user a `Bearer` token belongs to; `None` without a token; a 401 for an unknown token."""
-        if not authorization:
-            return None
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or token not in self.tokens:
-            raise HubError(401, "Invalid credentials in Authorization header")
-        return self.tokens[token]
-
-    def can_write(self, user: str | None, namespace: str) -> bool:
-        return user is not None and (user == namespace or user in self.orgs.get(namespace, ()))
-
-    def get_repo(self, repo_id: str, user: str | None) -> Repo:
-        repo = self.repos.get(repo_id)
-        if repo is None or (repo.private and not self.can_write(user, repo_id.split("/")[0])):
-            # The Hub hides private repositories: 401 for anonymous callers, 404 for other users.
-            raise HubError(401 if user is None else 404, "Repository not found", "RepoNotFound")
-        return repo
-
-    def require_write(self, repo_id: str, user: str | None) -> Repo:
-        repo = self.get_repo(repo_id, user)
-        if not self.can_write(user, repo_id.split("/")[0]):
-            raise HubError(
-                403, f"You don't have the rights to write to {repo_id}: it belongs to another user or organization."
-            )
-        return repo
-
-    def resolve(self, repo: Repo, revision: str) -> str:
-        """A branch name or a full commit id of this repository -> commit id."""
-        if revision in repo.refs:
-            return repo.refs[revision]
-        if COMMIT_OID.match(revision) and self.commits.get(revision, {}).get("repo_id") == repo.repo_id:
-            return revision
-        raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-
-    # --- writes ------------------------------------------------------------------------------------------------
-
-    def create_repo(self, repo_id: str, private: bool = False, author: str | None = None) -> Repo:
-        with self.lock:
-            if repo_id in self.repos:
-                raise HubError(409, "You already created this model repo")
-            repo = Repo(repo_id=repo_id, private=private, created_at=_now())
-            self.repos[repo_id] = repo
-            files = {".gitattributes": self._regular_entry(GITATTRIBUTES)}
-            repo.refs["main"] = self._write_commit(repo, None, files, "initial commit", "", author or "hub")
-            self._save_repo(repo)
-            return repo
-
-    def _regular_entry(self, data: bytes) -> dict:
-        return {"lfs": False, "blob_id": self.store_blob(data), "size": len(data)}
-
-    def _write_commit(self, repo: Repo, parent: str | None, files: dict, title: str, message: str, author: str) -> str:
-        date = _now()
-        payload = {"parent": parent, "files": files, "title": title, "message": message, "date": date}
-        commit_id = hashlib.sha1(json.dumps(payload, sort_keys=True).encode() + secrets.token_bytes(8)).hexdigest()
-        commit = {"id": commit_id, "repo_id": repo.repo_id, "author": author, **payload}
-        _write_atomic(self._repo_dir(repo.repo_id) / "commits" / f"{commit_id}.json", json.dumps(commit).encode())
-        self.commits[commit_id] = commit
-        return commit_id
-
-    def commit(self, repo: Repo, branch: str, operations: list[dict], header: dict, author: str) -> str:
-        """Applies ndjson commit operations on top of `branch`; the branch moves only when all files are stored."""
-        with self.lock:
-            if branch not in repo.refs:
-                raise HubError(404, f"Invalid rev id: {branch}", "RevisionNotFound")
-            head = repo.refs[branch]
-            parent_commit = header.get("parentCommit")
-            if parent_commit is not None and not head.startswith(parent_commit):
-                raise HubError(412, "A commit has happened since. Please refresh and try again.")
-            files = dict(self.commits[head]["files"])
-            for operation in operations:
-                key, value = operation.get("key"), operation.get("value") or {}
-                path = value.get("path", "")
-                if key == "file":
-                    if value.get("encoding") != "base64":
-                        raise HubError(400, f"Unsupported encoding for {path}")
-                    files[path] = self._regular_entry(base64.b64decode(value["content"]))
-                elif key == "lfsFile":
-                    oid, size = value.get("oid"), value.get("size")
-                    if not self.has_lfs(repo.repo_id, oid, size):
-                        raise HubError(422, f"LFS object {oid} of {path} was not uploaded (or has the wrong size)")
-                    pointer = lfs_pointer(oid, size)
-                    files[path] = {"lfs": True, "blob_id": git_blob_id(pointer), "size": size, "sha256": oid,
-                                   "pointer_size": len(pointer)}  # fmt: skip
-                elif key == "deletedFile":
-                    if path not in files:
-                        raise HubError(404, "A file with this name doesn't exist", "EntryNotFound")
-                    del files[path]
-                elif key == "deletedFolder":
-                    prefix = path.rstrip("/") + "/"
-                    files = {name: entry for name, entry in files.items() if not name.startswith(prefix)}
-                else:
-                    raise HubError(400, f"Unknown commit operation {key!r}")
-            if not header.get("summary"):
-                raise HubError(400, "A commit summary is required")
-            commit_id = self._write_commit(repo, head, files, header["summary"], header.get("description", ""), author)
-            repo.refs[branch] = commit_id
-            self._save_repo(repo)  # the atomic step: until here, `branch` still points at `head`
-            return commit_id
-
-    def create_branch(self, repo: Repo, branch: str, starting_point: str | None) -> None:
-        with self.lock:
-            if branch in repo.refs:
-                raise HubError(409, f"Reference refs/heads/{branch} already exists")
-            repo.refs[branch] = self.resolve(repo, starting_point or "main")
-            self._save_repo(repo)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -391,8 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise HubError(401, "Invalid credentials in Authorization header")
             orgs = [{"type": "org", "name": org} for org, members in storage.orgs.items() if user in members]
             auth = {"type": "access_token", "accessToken": {"displayName": "local", "role": "write"}}
-            return self._json(200, {"type": "user", "id": user, "name": user, "fullname": user, "orgs": orgs,
-                                    "auth": auth})  # fmt: skip
+            return self._json(
+                200, {"type": "user", "id": user, "name": user, "fullname": user, "orgs": orgs, "auth": auth}
+            )
         if seg == ["api", "repos", "create"] and method == "POST":
             return self._create_repo(json.loads(body or b"{}"), user)
         if seg == ["api", "agent-harnesses"] and method == "GET":  # huggingface_hub's user-agent registry
@@ -515,13 +314,23 @@ class _Handler(BaseHTTPRequestHandler):
         card_data = self._card_data(repo, files)
         commit = self.hub.storage.commits[sha]
         info = {
-            "_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24], "id": repo.repo_id, "modelId": repo.repo_id,
-            "author": repo.repo_id.split("/")[0], "sha": sha, "lastModified": commit["date"],
-            "createdAt": repo.created_at, "private": repo.private, "gated": False, "disabled": False,
-            "downloads": 0, "likes": 0, "tags": list(card_data.get("tags") or []),
-            "library_name": card_data.get("library_name"), "pipeline_tag": card_data.get("pipeline_tag"),
+            "_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24],
+            "id": repo.repo_id,
+            "modelId": repo.repo_id,
+            "author": repo.repo_id.split("/")[0],
+            "sha": sha,
+            "lastModified": commit["date"],
+            "createdAt": repo.created_at,
+            "private": repo.private,
+            "gated": False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": list(card_data.get("tags") or []),
+            "library_name": card_data.get("library_name"),
+            "pipeline_tag": card_data.get("pipeline_tag"),
             "siblings": siblings,
-        }  # fmt: skip
+        }
         if card_data:
             info["cardData"] = card_data
         if "config.json" in files:
@@ -552,8 +361,15 @@ class _Handler(BaseHTTPRequestHandler):
         history = []
         while sha is not None:
             commit = self.hub.storage.commits[sha]
-            history.append({"id": sha, "title": commit["title"], "message": commit["message"], "date": commit["date"],
-                            "authors": [{"user": commit["author"]}]})  # fmt: skip
+            history.append(
+                {
+                    "id": sha,
+                    "title": commit["title"],
+                    "message": commit["message"],
+                    "date": commit["date"],
+                    "authors": [{"user": commit["author"]}],
+                }
+            )
             sha = commit["parent"]
         self._json(200, history)
 
@@ -613,8 +429,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._fault("commit")  # after the body has been sent, before anything is applied
         operations = [line for line in lines if line.get("key") != "header"]
         sha = self.hub.storage.commit(repo, revision, operations, headers[0], user)
-        self._json(200, {"success": True, "commitOid": sha, "commitUrl": f"{self.hub.url}/{repo.repo_id}/commit/{sha}",
-                         "hookOutput": "", "pullRequestUrl": None})  # fmt: skip
+        self._json(
+            200,
+            {
+                "success": True,
+                "commitOid": sha,
+                "commitUrl": f"{self.hub.url}/{repo.repo_id}/commit/{sha}",
+                "hookOutput": "",
+                "pullRequestUrl": None,
+            },
+        )
 
     # --- git-lfs -----------------------------------------------------------------------------------------------
 
@@ -664,7 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise HubError(400, f"Uploaded content does not match its sha256 {oid}")
         path = storage.lfs_path(repo_id, oid)
         if not path.exists():
-            _write_atomic(path, data)
+            write_atomic(path, data)
         self._send(200, b"", {"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
 
     # --- downloads ---------------------------------------------------------------------------------------------
@@ -679,8 +503,12 @@ class _Handler(BaseHTTPRequestHandler):
         file_path = storage.file_path(repo_id, entry)
         size = file_path.stat().st_size
         etag = entry["sha256"] if entry["lfs"] else entry["blob_id"]
-        headers = {"X-Repo-Commit": sha, "ETag": f'"{etag}"', "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream"}  # fmt: skip
+        headers = {
+            "X-Repo-Commit": sha,
+            "ETag": f'"{etag}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
         if entry["lfs"]:
             headers.update({"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": size})
         start, end, status = 0, size - 1, 200
@@ -755,9 +583,17 @@ class HubServer:
             if not key.startswith(("HF_", "HUGGING_FACE_", "HUGGINGFACE_", "TRANSFORMERS_"))
             and key.lower() not in ("http_proxy", "https_proxy", "all_proxy")
         }
-        env.update({"HF_ENDPOINT": self.url, "HF_HOME": str(hf_home), "HF_HUB_DISABLE_XET": "1",
-                    "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-                    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})  # fmt: skip
+        env.update(
+            {
+                "HF_ENDPOINT": self.url,
+                "HF_HOME": str(hf_home),
+                "HF_HUB_DISABLE_XET": "1",
+                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                "HF_HUB_DISABLE_TELEMETRY": "1",
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
         token = token if token is not None else (self.users[user] if user is not None else None)
         if token is not None:
             env["HF_TOKEN"] = token
@@ -787,12 +623,19 @@ class HubServer:
                 One of `"commit"` (after the ndjson body is received, before anything is applied), `"lfs_upload"`
                 (halfway through the object PUT), `"preupload"`, `"lfs_batch"`.
             mode (`str`, *optional*, defaults to `"drop"`):
-                `"drop"` closes the connection without an answer; `"500"` / `"503"` answer with that status.
+                `"drop"` closes the connection without an answer; an HTTP error status (`"400"`, `"403"`, `"429"`,
+                `"501"`, `"503"`, ...) answers with that status.
         """
-        if point not in FAULT_POINTS or mode not in FAULT_MODES:
-            raise ValueError(f"point must be one of {FAULT_POINTS} and mode one of {FAULT_MODES}, got {point}, {mode}")
+        if point not in FAULT_POINTS or not (mode == "drop" or FAULT_STATUS.match(mode)):
+            raise ValueError(
+                f"point must be one of {FAULT_POINTS} and mode 'drop' or a 4xx/5xx status, got {point}, {mode}"
+            )
         with self._faults_lock:
             self._faults.append(Fault(point, mode, times))
+
+    def count_requests(self, path_part: str, method: str | None = None) -> int:
+        """How many requests so far had `path_part` in their path (and `method`, if given)."""
+        return sum(1 for verb, path in list(self.requests) if path_part in path and (method is None or verb == method))
 
     def clear_faults(self) -> None:
         with self._faults_lock:

@@ -302,4 +302,3 @@ def test_bad_input(name, tmp_path, caplog, bad_input_processor, request):
         logger.removeHandler(caplog.handler)
     assert ctx.damaged() == [], "an input or existing output was modified"
     assert _digest(media[key] for key in ("speech_wav", "corrupt_mp4", "noface_video_mp4")) == shared_before
-

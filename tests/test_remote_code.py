@@ -15,52 +15,35 @@
 
 import ast
 import json
-import os
-import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from examples.quickstart import save_tiny_checkpoint
 from m2fnet_training.tiny_model import load_sample_conversation
 from tests.paths import SAMPLE_CONVERSATION
+from tests.test_hub_user_install import HIDE_REPOSITORY, run_fresh_process, save_tiny_checkpoint
+from tests.test_processing_m2fnet import model_inputs
 
 
-LOADER = textwrap.dedent(
+LOADER = HIDE_REPOSITORY + textwrap.dedent(
     """
-    import json, sys
+    import inspect, json
     import numpy as np, torch
     from transformers import AutoConfig, AutoModel, AutoProcessor
 
     checkpoint, conversation_file, output_file = sys.argv[1:4]
-
-
-    class HideRepository:  # acts as a machine without this repository (it may be pip-installed, e.g. in CI)
-
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("modeling_m2fnet", "datasets_scripts", "examples"):
-                raise ImportError(f"{name} is hidden from this process")
-            return None
-
-
-    sys.meta_path.insert(0, HideRepository())
-    try:
-        import modeling_m2fnet  # noqa: F401
-        raise SystemExit("the repository is importable: the test would not exercise remote code")
-    except ImportError:
-        pass
     config = AutoConfig.from_pretrained(checkpoint, trust_remote_code=True)
     model = AutoModel.from_pretrained(checkpoint, trust_remote_code=True).eval()
     processor = AutoProcessor.from_pretrained(checkpoint, trust_remote_code=True)
     conversation = json.load(open(conversation_file))
     batch = processor(conversations=[conversation], return_tensors="pt")
+    accepted = inspect.signature(model.forward).parameters  # `speaker_ids` only once the model takes it
     with torch.no_grad():
-        logits = model(**batch).logits
+        logits = model(**{key: value for key, value in batch.items() if key in accepted}).logits
     np.save(output_file, logits.numpy())
     print(json.dumps({
         "config_class": type(config).__name__, "model_class": type(model).__name__,
@@ -78,12 +61,6 @@ def checkpoint(tmp_path_factory):
     return save_tiny_checkpoint(tmp_path_factory.mktemp("remote") / "tiny-m2fnet")
 
 
-def _clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH",)}
-    env.update({"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"), "PYTHONNOUSERSITE": "1"})
-    return env
-
-
 def test_remote_code_round_trip_in_fresh_process(checkpoint, tmp_path):
     conversation = load_sample_conversation(SAMPLE_CONVERSATION)
     conversation_file = tmp_path / "conversation.json"
@@ -96,24 +73,14 @@ def test_remote_code_round_trip_in_fresh_process(checkpoint, tmp_path):
     model = M2FNetForEmotionRecognition.from_pretrained(checkpoint).eval()
     processor = M2FNetProcessor.from_pretrained(checkpoint, trust_remote_code=True)
     with torch.no_grad():
-        expected = model(**processor(conversations=[conversation])).logits.numpy()
+        expected = model(**model_inputs(model, processor(conversations=[conversation]))).logits.numpy()
 
-    result = subprocess.run(
-        [sys.executable, "-c", LOADER, str(checkpoint), str(conversation_file), str(output_file)],
-        cwd=tmp_path,  # not the repository: `modeling_m2fnet` must come from the checkpoint folder
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    info = json.loads(result.stdout.strip().splitlines()[-1])
+    info = run_fresh_process(LOADER, [checkpoint, conversation_file, output_file], tmp_path)
     assert info["model_class"] == "M2FNetForEmotionRecognition"
     assert info["model_module"].startswith("transformers_modules"), info["model_module"]
     assert info["config_class"] == "M2FNetConfig"
-    assert (info["processor_class"], info["feature_extractor_class"], info["image_processor_class"]) == (
-        "M2FNetProcessor", "M2FNetFeatureExtractor", "M2FNetImageProcessor",
-    )  # fmt: skip
+    classes = (info["processor_class"], info["feature_extractor_class"], info["image_processor_class"])
+    assert classes == ("M2FNetProcessor", "M2FNetFeatureExtractor", "M2FNetImageProcessor")
     assert {"input_ids", "input_features", "pixel_values", "face_pixel_values"} <= set(info["batch_keys"])
     np.testing.assert_array_equal(np.load(output_file), expected)
 
@@ -133,7 +100,12 @@ def test_checkpoint_files(checkpoint):
 
 def test_saved_code_imports_only_torch_transformers_numpy_at_top_level(checkpoint):
     """`trust_remote_code` refuses to load when a plain top-level import is missing on the user's machine."""
-    allowed = set(sys.stdlib_module_names) | {"torch", "transformers", "numpy", "huggingface_hub"}  # + deps of transformers
+    allowed = set(sys.stdlib_module_names) | {
+        "torch",
+        "transformers",
+        "numpy",
+        "huggingface_hub",
+    }  # transformers' deps
     for code_file in checkpoint.glob("*.py"):
         tree = ast.parse(code_file.read_text())
         for node in tree.body:  # module level only: lazy imports inside functions are fine

@@ -13,14 +13,23 @@
 # limitations under the License.
 """Writes `m2fnet_reference.safetensors`: a tiny M2FNet's weights, inputs, outputs and gradients (regression pin).
 
-Runbook. The committed file was made with the package as it was before the performance work of issue 7 (commit
-8692698), so that `tests/test_regression_m2fnet.py` checks that the current code computes the same numbers:
+Runbook. The committed file was made with the package as it was before the performance work (commit 8692698), so
+that `tests/test_regression_m2fnet.py` checks that the current code computes the same numbers:
 
 ```bash
 python -c "import sys; sys.path.insert(0, 'benchmarks'); from _common import export_package; \
     export_package('8692698', '/tmp/m2fnet_ref')"
 python tests/artifacts/make_m2fnet_reference.py --package_dir /tmp/m2fnet_ref/m2fnet_baseline
 ```
+
+That revision names the visual extractor `vision_model` and its config `vision_config`; the committed file uses
+today's names (`weights.m2fnet.visual_model.*`, renamed in 9193a40, numbers unchanged), and `reference_config` /
+`build_reference` translate them when given a package of that age.
+
+Attention maps: the file's maps come from the padded layout of that revision, where a padded utterance (and, in a
+dialogue encoder, an utterance without the modality) still had a row of probabilities that fed no output. The
+current model returns those rows as zero; the regression test compares the other rows and checks these are zero.
+The numbers of every output and gradient are unchanged, so the file was not regenerated.
 
 Regenerate it (without `--package_dir`, i.e. with the working tree's `modeling_m2fnet`) only when a change of the
 model's numbers is intended, and say so in the commit message.
@@ -40,11 +49,19 @@ from pathlib import Path
 
 
 ARTIFACT = Path(__file__).resolve().parent / "m2fnet_reference.safetensors"
-ENCODER_CONFIG = {"model_type": "resnet", "layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16],
-                  "embedding_size": 8}  # fmt: skip
-TEXT_CONFIG = {"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-               "intermediate_size": 64, "vocab_size": 99, "max_position_embeddings": 64, "hidden_dropout_prob": 0.0,
-               "attention_probs_dropout_prob": 0.0}  # fmt: skip
+ENCODER_CONFIG = {"model_type": "resnet", "layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16]}
+ENCODER_CONFIG["embedding_size"] = 8
+TEXT_CONFIG = {
+    "model_type": "bert",
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "vocab_size": 99,
+    "max_position_embeddings": 64,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
 CASES = ("raw", "embeds", "train")
 
 
@@ -62,7 +79,19 @@ def reference_config(package, **overrides):
         "classifier_hidden_size": 24,
     }
     kwargs.update(overrides)
+    if _uses_vision_names(package):
+        kwargs["vision_config"] = kwargs.pop("visual_config")
     return package.M2FNetConfig(**kwargs)
+
+
+def _uses_vision_names(package) -> bool:
+    """Whether `package` predates the `visual_*` names (9193a40): `vision_config`, `vision_model`."""
+    return not hasattr(package, "M2FNetVisualConfig")
+
+
+def current_name(name: str) -> str:
+    """A tensor name of the artifact in today's spelling (`vision_model` became `visual_model`)."""
+    return name.replace(".vision_model.", ".visual_model.")
 
 
 def reference_inputs():
@@ -103,11 +132,28 @@ def reference_inputs():
     }
 
 
-RAW_KEYS = ("input_ids", "attention_mask", "input_features", "audio_attention_mask", "pixel_values",
-            "face_pixel_values", "face_weights", "utterance_mask", "modality_mask", "labels")  # fmt: skip
+RAW_KEYS = (
+    "input_ids",
+    "attention_mask",
+    "input_features",
+    "audio_attention_mask",
+    "pixel_values",
+    "face_pixel_values",
+    "face_weights",
+    "utterance_mask",
+    "modality_mask",
+    "labels",
+)
 EMBED_KEYS = ("text_embeds", "audio_embeds", "visual_embeds", "utterance_mask", "modality_mask", "labels")
-OUTPUT_KEYS = ("loss", "logits", "last_hidden_state", "fused_features", "text_features", "audio_features",
-               "visual_features")  # fmt: skip
+OUTPUT_KEYS = (
+    "loss",
+    "logits",
+    "last_hidden_state",
+    "fused_features",
+    "text_features",
+    "audio_features",
+    "visual_features",
+)
 
 
 def run_case(model, inputs: dict, case: str, with_maps: bool = True) -> dict:
@@ -155,13 +201,16 @@ def build_reference(package) -> dict:
     for case in CASES:
         model.load_state_dict({name[len("weights.") :]: value for name, value in weights.items()})
         tensors.update(run_case(model, inputs, case))
-    return tensors
+    return {current_name(name): value for name, value in tensors.items()}
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--package_dir", default=None,
-                        help="A `modeling_m2fnet` folder of another revision (default: the working tree's).")  # fmt: skip
+    parser.add_argument(
+        "--package_dir",
+        default=None,
+        help="A `modeling_m2fnet` folder of another revision (default: the working tree's).",
+    )
     parser.add_argument("--output", default=str(ARTIFACT), help="Where to write the safetensors file.")
     args = parser.parse_args(argv)
     from safetensors.torch import save_file
