@@ -78,54 +78,37 @@ def _ms(value: float) -> str:
     return f"{value:.3f}" if value < 1 else f"{value:.1f}"
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="Fewer utterances and repeats: a smoke check (< 1 min).")
     parser.add_argument("--repeats", type=int, default=None, help="Timed repeats per workload (default 5, quick 1).")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice).")
     parser.add_argument("--output_dir", default=None, help="Folder of the JSON file (default benchmarks/results).")
     parser.add_argument("--name", default="processor", help="Name of the JSON file (without .json).")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    set_threads(args.threads)
-    from modeling_m2fnet import M2FNetFeatureExtractor, M2FNetImageProcessor, M2FNetProcessor, load_video_frames
 
-    machine = machine_description()
-    print(describe(machine), flush=True)
-    repeats = args.repeats or (1 if args.quick else 5)
-    budget = 5.0 if args.quick else 40.0  # seconds of timed repeats per workload, at most
-
-    speech = [generate_speech(index) for index in range(10)]
-    videos = {
-        "1280x720": [generate_face_video(1280, 720, speech[index]) for index in range(3)],
-        "640x360": [generate_face_video(640, 360, speech[index]) for index in range(3)],
-    }
-    speech_seconds = sum(media_duration(path) for path in speech) / len(speech)
-    tokenizer, tokenizer_name = build_tokenizer()
+def make_workloads(tokenizer, speech, videos, speech_seconds: float, quick: bool) -> list[tuple]:
+    """`(name, processor, conversations per call, details)` for each timed workload."""
+    from modeling_m2fnet import M2FNetFeatureExtractor, M2FNetImageProcessor, M2FNetProcessor
 
     def processor(modalities):
         return M2FNetProcessor(tokenizer, M2FNetFeatureExtractor(), M2FNetImageProcessor(), modalities=modalities)
 
-    # (name, processor, conversations per call, details)
-    text_batch = 4 if args.quick else 16
-    media_utterances = 1 if args.quick else 4
+    text_batch, media = (4, 1) if quick else (16, 4)
+    texts = [conversation(10, offset=10 * b) for b in range(text_batch)]
     workloads = [
-        (
-            "text (tokenise + context)",
-            processor(["text"]),
-            [conversation(10, offset=10 * b) for b in range(text_batch)],
-            f"{text_batch} dialogues x 10 utterances",
-        ),
+        ("text (tokenise + context)", processor(["text"]), texts, f"{text_batch} dialogues x 10 utterances"),
         (
             "audio: wav -> log-mel",
             processor(["audio"]),
-            [conversation(2 * media_utterances, audio=speech)],
+            [conversation(2 * media, audio=speech)],
             f"espeak-ng wav, 22.05 kHz, {speech_seconds:.1f} s avg",
         ),
         (
             "audio: mp4 track -> log-mel",
             processor(["audio"]),
-            [conversation(2 * media_utterances, video=videos["640x360"])],
+            [conversation(2 * media, video=videos["640x360"])],
             "AAC track of the 3 s mp4s, 44.1 kHz",
         ),
     ]
@@ -134,7 +117,7 @@ def main(argv=None) -> dict:
             (
                 f"video {resolution}: decode + frames + faces",
                 processor(["visual"]),
-                [conversation(media_utterances, video=paths)],
+                [conversation(media, video=paths)],
                 "3 s, 25 fps H.264, one face",
             )
         )
@@ -142,41 +125,40 @@ def main(argv=None) -> dict:
         (
             "all: text + audio (mp4 track) + video 1280x720",
             processor(None),
-            [conversation(media_utterances, video=videos["1280x720"])],
+            [conversation(media, video=videos["1280x720"])],
             "audio taken from the mp4",
         )
     )
+    return workloads
 
+
+def time_workloads(workloads, repeats: int, budget: float) -> tuple[list, list]:
     rows, results = [], []
     for name, proc, conversations, details in workloads:
         num_utterances = sum(len(conv) for conv in conversations)
-        timing = time_call(
-            partial(proc, conversations=conversations, return_tensors="pt"), repeats=repeats, warmup=1, budget_s=budget
-        )
+        call = partial(proc, conversations=conversations, return_tensors="pt")
+        timing = time_call(call, repeats=repeats, warmup=1, budget_s=budget)
         per_s = num_utterances / timing["median_s"]
-        rows.append(
-            [
-                name,
-                num_utterances,
-                _ms(timing["median_s"] * 1e3 / num_utterances),
-                f"{per_s:.1f}",
-                timing["repeats"],
-                details,
-            ]
-        )
+        per_utterance_ms = timing["median_s"] * 1e3 / num_utterances
+        rows.append([name, num_utterances, _ms(per_utterance_ms), f"{per_s:.1f}", timing["repeats"], details])
         results.append(
             {
                 "workload": name,
                 "utterances_per_call": num_utterances,
                 "details": details,
                 "utterances_per_s": per_s,
-                "ms_per_utterance": timing["median_s"] * 1e3 / num_utterances,
+                "ms_per_utterance": per_utterance_ms,
                 **timing,
             }
         )
         print(f"  {name}: {per_s:.1f} utterances/s", flush=True)
+    return rows, results
 
-    # Where the video time goes, per utterance: decoding + sampling, then the image processor with and without faces.
+
+def time_video_stages(videos, repeats: int, budget: float, quick: bool) -> list[dict]:
+    """Where the video time goes, per utterance: decoding + sampling, then the image processor with and without faces."""
+    from modeling_m2fnet import M2FNetImageProcessor, load_video_frames
+
     stages = []
     image_processor = M2FNetImageProcessor()
     for resolution, paths in videos.items():
@@ -187,7 +169,7 @@ def main(argv=None) -> dict:
             ("resize + normalise (no faces)", partial(image_processor, frames, do_detect_faces=False)),
             ("face detection + crops + resize + normalise", partial(image_processor, frames)),
         ):
-            timing = time_call(function, repeats=repeats, warmup=0 if args.quick else 1, budget_s=budget / 2)
+            timing = time_call(function, repeats=repeats, warmup=0 if quick else 1, budget_s=budget / 2)
             stages.append(
                 {"resolution": resolution, "stage": stage, "ms_per_utterance": timing["median_s"] * 1e3, **timing}
             )
@@ -203,30 +185,47 @@ def main(argv=None) -> dict:
                 **timing,
             }
         )
+    return stages
 
-    print()
-    print(f"Processor throughput (tokenizer: {tokenizer_name}; default settings: 15 frames, 224 px, 112 px faces)")
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    set_threads(args.threads)
+    machine = machine_description()
+    print(describe(machine), flush=True)
+    repeats = args.repeats or (1 if args.quick else 5)
+    budget = 5.0 if args.quick else 40.0  # seconds of timed repeats per workload, at most
+    speech = [generate_speech(index) for index in range(10)]
+    videos = {
+        "1280x720": [generate_face_video(1280, 720, speech[index]) for index in range(3)],
+        "640x360": [generate_face_video(640, 360, speech[index]) for index in range(3)],
+    }
+    speech_seconds = sum(media_duration(path) for path in speech) / len(speech)
+    tokenizer, tokenizer_name = build_tokenizer()
+    workloads = make_workloads(tokenizer, speech, videos, speech_seconds, args.quick)
+    rows, results = time_workloads(workloads, repeats, budget)
+    stages = time_video_stages(videos, repeats, budget, args.quick)
+    print(f"\nProcessor throughput (tokenizer: {tokenizer_name}; default settings: 15 frames, 224 px, 112 px faces)")
     print(format_table(["workload", "utterances/call", "ms/utterance", "utterances/s", "repeats", "input"], rows))
-    print()
-    print("Video stages, one utterance (15 frames)")
+    print("\nVideo stages, one utterance (15 frames)")
     stage_rows = [[s["resolution"], s["stage"], _ms(s["ms_per_utterance"]), s["repeats"]] for s in stages]
     print(format_table(["resolution", "stage", "ms/utterance", "repeats"], stage_rows))
-
+    settings = {
+        "num_frames": 15,
+        "size": 224,
+        "face_size": 112,
+        "feature_size": 128,
+        "tokenizer": tokenizer_name,
+        "speech_seconds_avg": speech_seconds,
+        "video_seconds": 3.0,
+        "fps": 25,
+    }
     payload = {
         "benchmark": "processor",
         "command": "python benchmarks/bench_processor.py" + (" --quick" if args.quick else ""),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": machine,
-        "settings": {
-            "num_frames": 15,
-            "size": 224,
-            "face_size": 112,
-            "feature_size": 128,
-            "tokenizer": tokenizer_name,
-            "speech_seconds_avg": speech_seconds,
-            "video_seconds": 3.0,
-            "fps": 25,
-        },
+        "settings": settings,
         "workloads": results,
         "video_stages": stages,
     }

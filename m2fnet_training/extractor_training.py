@@ -395,6 +395,24 @@ def plot_losses(history: list[dict], path: Path) -> None:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
+def _accelerator(training_args) -> Accelerator:
+    """The run's Accelerator, with INFO logs on the main process only, quiet progress bars and the seed set."""
+    accelerator_kwargs = {}
+    if training_args.mixed_precision is not None:
+        accelerator_kwargs["mixed_precision"] = training_args.mixed_precision
+    accelerator = Accelerator(**accelerator_kwargs)
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%H:%M:%S", level=logging.INFO
+    )
+    if not accelerator.is_local_main_process:
+        datasets.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    set_seed(training_args.seed)
+    return accelerator
+
+
 def _clip_dataloaders(accelerator, model_args, data_args, training_args):
     """Dataloaders over the labelled utterances that have the modality's media: label-aware batches for training."""
     with accelerator.main_process_first():
@@ -441,20 +459,7 @@ def train_extractor(
     """Trains the audio or visual extractor with the triplet objective; returns the report written to results.json."""
     start_time = time.time()
     output_dir = Path(training_args.output_dir)
-    accelerator_kwargs = {}
-    if training_args.mixed_precision is not None:
-        accelerator_kwargs["mixed_precision"] = training_args.mixed_precision
-    accelerator = Accelerator(**accelerator_kwargs)
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%H:%M:%S", level=logging.INFO
-    )
-    if not accelerator.is_local_main_process:
-        datasets.utils.logging.set_verbosity_error()
-        transformers.utils.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    set_seed(training_args.seed)
-
+    accelerator = _accelerator(training_args)
     train_dataloader, eval_dataloader, label_names, counts = _clip_dataloaders(
         accelerator, model_args, data_args, training_args
     )

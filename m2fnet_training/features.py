@@ -361,44 +361,27 @@ def extract_features(
 
     Args:
         model ([`M2FNetForEmotionRecognition`] or [`M2FNetModel`]):
-            The model whose extractors (`text_model`, `audio_model`, `visual_model`) are run, in eval mode under
-            `torch.no_grad()` (its training mode is restored at the end; with `device`, it is moved there).
-        processor ([`M2FNetProcessor`]):
-            The model's processor.
+            The model whose extractors (`text_model`, `audio_model`, `visual_model`) run, in eval mode without
+            gradients (its training mode is restored at the end; with `device`, it is moved there).
+        processor ([`M2FNetProcessor`]): the model's processor.
         dataset (`datasets.DatasetDict` or `datasets.Dataset`):
-            Row-per-dialogue data from a builder of this folder (built in-process or `load_from_disk`). Emotion ids
-            are stored as they are, so the `emotion` label names must be the model's `id2label`, in order.
-        output_dir (`str` or `os.PathLike`):
-            Where the output `DatasetDict` and `extraction_report.json` are written (atomically).
-        modalities (`list[str]`, *optional*):
-            Modalities to extract; defaults to the model's.
-        splits (`list[str]`, *optional*):
-            Splits to process; defaults to all.
+            Row-per-dialogue data from a builder of this project. Emotion ids are stored as they are, so the
+            `emotion` label names must be the model's `id2label`, in order.
+        output_dir (`str` or `os.PathLike`): where the `DatasetDict` and `extraction_report.json` go (atomically).
+        modalities, splits (`list[str]`, *optional*): what to extract; default: the model's modalities, all splits.
         shard_utterances (`int`, *optional*, defaults to 256):
             Utterances per cached shard, the unit of progress and of resumption: consecutive whole dialogues are
             grouped until they reach it (a longer dialogue is a shard of its own).
-        batch_size (`int`, *optional*, defaults to 4):
-            Dialogues per `map` batch: their utterances are processed and encoded together. Lower it for video.
-        utterances_per_forward (`int`, *optional*, defaults to 64):
-            Most utterances per extractor forward pass.
-        on_media_error (`str`, *optional*):
-            `"raise"` or `"skip"` for unreadable media; defaults to the processor's.
-        cache_dir (`str` or `os.PathLike`, *optional*):
-            Where shard files are kept between runs; defaults to `<output_dir>.shards` next to the output.
-        keep_cache (`bool`, *optional*, defaults to `False`):
-            Keep the shard files after a successful run.
-        overwrite (`bool`, *optional*, defaults to `False`):
-            Replace an existing `output_dir`.
-        max_dialogues (`int`, *optional*):
-            Only the first `max_dialogues` dialogues of each split (e.g. for a quick run).
-        device (`str` or `torch.device`, *optional*):
-            Where the extractors run; defaults to the model's device.
-        progress (`bool`, *optional*, defaults to `True`):
-            Show a tqdm bar over the shards of each split.
-        shard_callback (`Callable`, *optional*):
-            Called after each shard as `shard_callback(split=..., index=..., path=..., reused=...)`.
-        dataset_name (`str`, *optional*):
-            The builder that made `dataset` (`meld`, ...), recorded in the report for training reports and cards.
+        batch_size (`int`, *optional*, defaults to 4): dialogues encoded together per `map` batch (lower for video).
+        utterances_per_forward (`int`, *optional*, defaults to 64): most utterances per extractor forward pass.
+        on_media_error (`str`, *optional*): `"raise"` or `"skip"` for unreadable media; default: the processor's.
+        cache_dir (`str` or `os.PathLike`, *optional*): shard files between runs; default `<output_dir>.shards`.
+        keep_cache (`bool`): keep the shard files after success. `overwrite` (`bool`): replace `output_dir`.
+        max_dialogues (`int`, *optional*): only the first `max_dialogues` dialogues of each split.
+        device (`str` or `torch.device`, *optional*): where the extractors run; default: the model's device.
+        progress (`bool`, *optional*, defaults to `True`): a tqdm bar over the utterances of each split.
+        shard_callback (`Callable`, *optional*): called after each shard with `split`, `index`, `path`, `reused`.
+        dataset_name (`str`, *optional*): the builder that made `dataset` (`meld`, ...), recorded in the report.
 
     Returns:
         `tuple[datasets.DatasetDict, dict]`: the saved features (loaded back from `output_dir`) and the report.
@@ -411,15 +394,10 @@ def extract_features(
     output_dir = Path(output_dir).expanduser().resolve()
     if output_dir.exists() and not overwrite:
         raise FileExistsError(f"{output_dir} exists; pass overwrite=True (--overwrite) to replace it.")
-    if isinstance(dataset, datasets.Dataset):
-        dataset = datasets.DatasetDict({str(dataset.split or "train"): dataset})
-    splits = list(dataset) if splits is None else list(splits)
-    unknown = [split for split in splits if split not in dataset]
-    if unknown or not splits:
-        raise ValueError(f"Unknown split(s) {unknown or splits}; the dataset has {list(dataset)}.")
+    dataset, splits = _check_splits(dataset, splits)
     m2fnet = getattr(model, "m2fnet", model)
     modalities = _check_modalities(m2fnet.config, modalities)
-    if shard_utterances < 1 or batch_size < 1 or utterances_per_forward < 1:
+    if min(shard_utterances, batch_size, utterances_per_forward) < 1:
         raise ValueError(
             f"`shard_utterances` ({shard_utterances}), `batch_size` ({batch_size}) and `utterances_per_forward` "
             f"({utterances_per_forward}) must be >= 1."
@@ -428,12 +406,10 @@ def extract_features(
     label_names = {split: _check_labels(dataset[split], m2fnet.config.id2label, split) for split in splits}
     cache_dir = Path(cache_dir).expanduser() if cache_dir else output_dir.with_name(f"{output_dir.name}.shards")
     cache_dir.mkdir(parents=True, exist_ok=True)
-
     was_training = model.training
     model.eval()
-    device = torch.device(device) if device is not None else None
     if device is not None:
-        model.to(device)
+        model.to(torch.device(device))
     encoder = M2FNetUtteranceEmbedder(model, processor, modalities, policy, utterances_per_forward, device)
     signature = extraction_signature(model, processor, modalities, policy, batch_size)
     report = _report_header(model, signature, encoder, modalities, dataset_name)
@@ -441,10 +417,10 @@ def extract_features(
         "on_media_error": policy,
         "shard_utterances": shard_utterances,
         "batch_size": batch_size,
-        "utterances_per_forward": utterances_per_forward,
         "max_dialogues": max_dialogues,
+        "utterances_per_forward": utterances_per_forward,
         "device": str(encoder.device),
-        "torch_num_threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(),
     }
     shards = _ShardWriter(encoder, cache_dir, report["features_fingerprint"], batch_size, progress, shard_callback)
     try:
@@ -456,10 +432,7 @@ def extract_features(
         datasets.DatasetDict(results).save_to_disk(str(staging))
         write_json(staging / REPORT_FILENAME, report)
     if not keep_cache:
-        for path in shards.paths:
-            path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            cache_dir.rmdir()  # only when empty: the folder may hold other runs' shards
+        shards.remove_files()
     return datasets.load_from_disk(str(output_dir)), report
 
 
@@ -492,6 +465,16 @@ def _extract_splits(shards, dataset, splits, max_dialogues, shard_utterances, la
         if bars_were_enabled:
             datasets.enable_progress_bars()
     return results
+
+
+def _check_splits(dataset, splits: list[str] | None) -> tuple[datasets.DatasetDict, list[str]]:
+    if isinstance(dataset, datasets.Dataset):
+        dataset = datasets.DatasetDict({str(dataset.split or "train"): dataset})
+    splits = list(dataset) if splits is None else list(splits)
+    unknown = [split for split in splits if split not in dataset]
+    if unknown or not splits:
+        raise ValueError(f"Unknown split(s) {unknown or splits}; the dataset has {list(dataset)}.")
+    return dataset, splits
 
 
 def _check_modalities(config, modalities: list[str] | None) -> list[str]:
@@ -531,6 +514,13 @@ class _ShardWriter:
         self.batch_size, self.progress, self.callback = batch_size, progress, callback
         self.features = _shard_schema(encoder.embed_dims)
         self.paths: list[Path] = []
+
+    def remove_files(self) -> None:
+        """Deletes this run's shard files, and the cache folder when that leaves it empty (it may hold other runs')."""
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.cache_dir.rmdir()
 
     def _load(self, path: Path) -> datasets.Dataset | None:
         if not path.is_file():

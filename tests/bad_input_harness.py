@@ -27,8 +27,19 @@ from m2fnet_training.tiny_model import tiny_processor
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MELD_HEADER = ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID", "Season",
-               "Episode", "StartTime", "EndTime"]  # fmt: skip
+MELD_HEADER = [
+    "Sr No.",
+    "Utterance",
+    "Speaker",
+    "Emotion",
+    "Sentiment",
+    "Dialogue_ID",
+    "Utterance_ID",
+    "Season",
+    "Episode",
+    "StartTime",
+    "EndTime",
+]
 
 
 def _digest(paths) -> dict[str, str]:

@@ -190,8 +190,14 @@ def case_data_dir_wrong_layout(ctx):
 
 
 def case_nan_features(ctx):
-    rows = [{"dialogue_id": "d0", "labels": [0, 1], "modality_mask": [[1, 0, 0]] * 2,
-             "text_embeds": [[0.0, float("nan")], [1.0, 2.0]]}]  # fmt: skip
+    rows = [
+        {
+            "dialogue_id": "d0",
+            "labels": [0, 1],
+            "modality_mask": [[1, 0, 0]] * 2,
+            "text_embeds": [[0.0, float("nan")], [1.0, 2.0]],
+        }
+    ]
     with pytest.raises(ValueError, match="'d0'.*NaN"):
         M2FNetEmbeddingCollator()(rows)
 
@@ -228,8 +234,12 @@ def case_training_cli_bad_arguments(ctx):
             "no_such_features",
         ),
     ):
-        result = subprocess.run([sys.executable, str(REPO_ROOT / "examples" / "train_m2fnet.py"), *argv,
-                                 "--output_dir", str(existing)], capture_output=True, text=True, timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, str(REPO_ROOT / "examples" / "train_m2fnet.py"), *argv, "--output_dir", str(existing)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode != 0
         assert message in result.stderr + result.stdout
         assert "Traceback" not in result.stderr
@@ -240,9 +250,13 @@ def case_hub_push_folder_without_weights(ctx):
     folder.mkdir()
     (folder / "config.json").write_text('{"model_type": "m2fnet"}')
     ctx.watch(folder)
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "examples" / "push_to_hub.py"), str(folder), "me/m2fnet"],
-                            capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
-                            "HF_HOME": str(ctx.tmp / "hf")})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / "push_to_hub.py"), str(folder), "me/m2fnet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HF_HOME": str(ctx.tmp / "hf")},
+    )
     assert result.returncode != 0
     assert "safetensors" in (result.stderr + result.stdout).lower()
     assert "Traceback" not in result.stderr
