@@ -29,6 +29,7 @@ from safetensors.torch import load_file
 from .io_utils import (
     apply_default_permissions,
     move_into,
+    os_errors_named,
     remove_stale_staging,
     replace_path,
     staging_dir_for,
@@ -149,7 +150,8 @@ def save_checkpoint(
     accelerator.wait_for_everyone()
     try:
         # Model, optimizer, scheduler, gradient scaler and every process's RNG states (each process writes its own).
-        accelerator.save_state(str(temporary))
+        with os_errors_named(final):
+            accelerator.save_state(str(temporary))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             if save_model_files is not None:
@@ -187,7 +189,8 @@ def save_model_atomically(
     if accelerator.is_main_process:
         staging = staging_dir_for(directory)
         try:
-            save(staging)
+            with os_errors_named(directory):
+                save(staging)
             if info is not None:
                 write_json(staging / BEST_MODEL_INFO_NAME, info)
             if into_existing:
@@ -221,6 +224,22 @@ def load_saved_weights(module, directory: Path, allow_missing: tuple[str, ...] =
         raise ValueError(f"{directory} does not match the model (missing {missing}, unexpected {unexpected}).")
 
 
+def restore_best_model(load, best_dir: Path, state: TrainingState) -> dict:
+    """
+    Loads the best model kept in `best_dir` with `load(best_dir)` and returns its `{"epoch", "step", "weighted_f1"}`.
+    When `best_dir` does not hold it (a finished run continued with more epochs, whose best epoch came before), the
+    model stays the last one, with a warning, and the returned record says so.
+    """
+    if state.best is not None and read_best_model_info(best_dir) == state.best:
+        load(best_dir)
+        return state.best
+    logger.warning(
+        f"{best_dir} does not hold the best model {state.best} (it was written by an earlier, finished run): the final "
+        "model is the last one."
+    )
+    return {"epoch": state.epoch, "step": state.completed_steps, "weighted_f1": None, "note": "last model"}
+
+
 def read_best_model_info(directory: Path) -> dict | None:
     path = Path(directory) / BEST_MODEL_INFO_NAME
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -240,6 +259,7 @@ __all__ = [
     "read_best_model_info",
     "remove_stale_temporaries",
     "resolve_checkpoint",
+    "restore_best_model",
     "save_checkpoint",
     "save_model_atomically",
 ]

@@ -37,9 +37,9 @@ from .checkpointing import (
     CHECKPOINT_MODEL_DIRNAME,
     TrainingState,
     load_saved_weights,
-    read_best_model_info,
     remove_stale_temporaries,
     resolve_checkpoint,
+    restore_best_model,
     save_model_atomically,
 )
 from .evaluation import (
@@ -455,17 +455,14 @@ def train_dialogue_level(
         save_model_files=lambda folder: _save_config_and_processor(run, folder),
     )
     loop_seconds = time.time() - loop_start
-    if read_best_model_info(best_dir) != state.best:
-        raise ValueError(
-            f"{best_dir} does not hold the best model {state.best}; resume from a checkpoint of this run."
-        )
-    load_saved_weights(unwrapped, best_dir)
+    best = restore_best_model(lambda folder: load_saved_weights(unwrapped, folder), best_dir, state)
     final_results = {
         name: evaluate_model(model, dataloader, accelerator, metric, run.label_names)
         for name, dataloader in prepared.eval_dataloaders.items()
     }
     save_model_atomically(accelerator, lambda folder: _save_files(run, folder), output_dir, into_existing=True)
     report = _report(run, model_args, data_args, training_args, state, final_results)
+    report["best"] = best
     report.update(
         num_parameters={"total": num_parameters, "trainable": num_trainable},
         wall_time_seconds=round(time.time() - start_time, 2),
@@ -481,7 +478,7 @@ def train_dialogue_level(
                 plot_confusion_matrix(results, f"M2FNet, {name} split", output_dir / f"confusion_matrix_{name}.png")
             plot_history(state.history, output_dir, best_epoch=(state.best or {}).get("epoch"))
         logger.info(
-            f"Best model (epoch {state.best['epoch']}) saved to {output_dir}; results in {output_dir / RESULTS_NAME} "
+            f"Best model (epoch {best['epoch']}) saved to {output_dir}; results in {output_dir / RESULTS_NAME} "
             f"({report['wall_time_seconds']:.1f} s)\n\n" + format_metrics_table(final_results)
         )
     accelerator.wait_for_everyone()

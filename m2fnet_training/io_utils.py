@@ -18,8 +18,10 @@ half-written model, dataset, feature cache or report where a later run (or a use
 """
 
 import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -140,6 +142,30 @@ def atomic_output_file(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+@contextlib.contextmanager
+def os_errors_named(path: str | os.PathLike) -> Iterator[None]:
+    """
+    Inside the block, a failed write by a library that reports I/O errors in its own exception type (safetensors'
+    Rust writer says "File too large (os error 27)") becomes the `OSError` it stands for, naming `path`; an `OSError`
+    without a file name gets `path`. The command-line scripts then print one line naming what could not be written.
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None and error.errno is not None:
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+        raise
+    except Exception as error:
+        match = _RUST_OS_ERROR.search(str(error))
+        if type(error).__name__ != "SafetensorError" or match is None:
+            raise
+        code = int(match.group(1))
+        raise OSError(code, os.strerror(code) if code in errno.errorcode else str(error), str(path)) from error
+
+
 def write_json(path: str | os.PathLike, payload: Any) -> None:
     """Writes `payload` as indented JSON, atomically (temporary file + rename)."""
     with atomic_output_file(path) as temporary:
@@ -165,6 +191,7 @@ __all__ = [
     "atomic_output_file",
     "current_umask",
     "move_into",
+    "os_errors_named",
     "replace_path",
     "remove_stale_staging",
     "staging_dir_for",

@@ -51,7 +51,7 @@ from modeling_m2fnet import (
 )
 from modeling_m2fnet.configuration_m2fnet import MODALITIES
 
-from .io_utils import atomic_output_dir
+from .io_utils import atomic_output_dir, os_errors_named
 
 
 TEXT_ENCODER_INFO_NAME = "m2fnet_text_encoder.json"  # written by stage 1 for text and by prepare_text_encoder
@@ -492,7 +492,7 @@ def save_m2fnet(model, processor, output_dir: str | Path, overwrite: bool = Fals
     atomically: everything is written to a temporary sibling folder that is renamed at the end.
     """
     register_auto_classes()
-    with atomic_output_dir(output_dir, overwrite=overwrite) as staging:
+    with atomic_output_dir(output_dir, overwrite=overwrite) as staging, os_errors_named(output_dir):
         model.save_pretrained(staging)
         processor.save_pretrained(staging)
     return Path(output_dir).expanduser().resolve()

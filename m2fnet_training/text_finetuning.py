@@ -46,8 +46,8 @@ from .arguments import TrainingLoopArguments, set_up_run
 from .checkpointing import (
     BEST_MODEL_DIRNAME,
     load_saved_weights,
-    read_best_model_info,
     remove_stale_temporaries,
+    restore_best_model,
     save_model_atomically,
 )
 from .collators import dialogue_to_conversation
@@ -521,9 +521,7 @@ def train_text_encoder(
         set_train_mode=set_train_mode,
     )
     loop_seconds = time.time() - loop_start
-    if read_best_model_info(best_dir) != state.best:
-        raise ValueError(f"{best_dir} does not hold the best model {state.best}; rerun from a checkpoint.")
-    load_text_encoder_weights(unwrapped, best_dir)
+    best = restore_best_model(lambda folder: load_text_encoder_weights(unwrapped, folder), best_dir, state)
     final = {
         name: evaluate_model(model, dataloader, accelerator, metric, run.label_names)
         for name, dataloader in prepared.eval_dataloaders.items()
@@ -543,7 +541,7 @@ def train_text_encoder(
             "label_names": run.label_names,
         },
         "num_utterances": {name: len(split) for name, split in run.splits.items()},
-        "best": state.best,
+        "best": best,
         **final,
         "history": state.history,
         "num_parameters": {"trainable": num_trainable, "total": sum(p.numel() for p in unwrapped.parameters())},

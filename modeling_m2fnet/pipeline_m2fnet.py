@@ -42,7 +42,7 @@ def as_conversations(inputs: Any) -> tuple[list[list[dict]], bool]:
             "Pass a conversation (a list of utterance dicts or strings), a list of conversations, or a string; got "
             f"{type(inputs).__name__ if not isinstance(inputs, Sequence) else 'an empty list'}."
         )
-    if all(_is_utterance(item) for item in inputs):
+    if any(_is_utterance(item) for item in inputs):  # one conversation (every item must then be an utterance)
         return [[_utterance(item, 0, index) for index, item in enumerate(inputs)]], True
     conversations = []
     for position, conversation in enumerate(inputs):

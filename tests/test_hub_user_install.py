@@ -76,7 +76,7 @@ HUB_USER_SCRIPT = textwrap.dedent(
     """
     import importlib, inspect, json, sys
     import numpy as np, torch
-    from transformers import AutoConfig, AutoModel, AutoProcessor
+    from transformers import AutoConfig, AutoModel, AutoProcessor, pipeline
 
     request = json.load(open(sys.argv[1]))
     report = {"importable": {}, "checkpoints": {}}
@@ -103,6 +103,8 @@ HUB_USER_SCRIPT = textwrap.dedent(
                 logits = model(**{key: value for key, value in batch.items() if key in accepted}).logits
             np.save(f"{request['output_dir']}/{name}-{kind}.npy", logits.numpy())
             entry[kind] = {"modality_mask": batch["modality_mask"].tolist()}
+        classifier = pipeline(model=folder, trust_remote_code=True, model_kwargs={"use_safetensors": True})
+        entry["pipeline"] = {"task": classifier.task, "text": classifier(request["conversations"]["text"])}
         report["checkpoints"][name] = entry
     report["media_modules_loaded"] = sorted(set(sys.modules) & {"av", "soxr", "cv2", "PIL"})
     print(json.dumps(report))
@@ -237,6 +239,17 @@ def test_torch_and_transformers_alone_load_and_run_checkpoints(bare_venv, user_f
         assert entry["text"]["modality_mask"] == [[[1, 0, 0], [1, 0, 0]]]
         expected = _expected_logits(Path(folder), text)
         np.testing.assert_array_equal(np.load(tmp_path / f"{name}-text.npy"), expected)
+        # The checkpoint's own pipeline, with the task read from its config: one {label, score} per utterance.
+        pipeline_entry = entry["pipeline"]
+        assert pipeline_entry["task"] == "emotion-recognition-in-conversation"
+        id2label = json.loads((Path(folder) / "config.json").read_text())["id2label"]
+        probabilities = torch.from_numpy(expected[0]).softmax(-1)
+        assert [result["label"] for result in pipeline_entry["text"]] == [
+            id2label[str(int(row.argmax()))] for row in probabilities
+        ]
+        assert [result["score"] for result in pipeline_entry["text"]] == pytest.approx(
+            [float(row.max()) for row in probabilities], rel=1e-5
+        )
         # A conversation with media needs the media packages: the error names them.
         message = entry["media"]["import_error"]
         assert 'pip install av soxr "opencv-python-headless<5"' in message and "m2fnet[media]" not in message
