@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from modeling_m2fnet.configuration_m2fnet import ROBERTA_LARGE_KWARGS
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,6 +162,30 @@ def write_results(name: str, payload: dict, output_dir: str | os.PathLike | None
     path = output_dir / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def save_benchmark(args, benchmark: str, command: str, machine: dict, sections: dict) -> dict:
+    """
+    The results file of a benchmark (what ran, when, where, and its `sections`), written to
+    `<args.output_dir>/<args.name>.json` and announced.
+    """
+    payload = {
+        "benchmark": benchmark,
+        "command": command,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine,
+        **sections,
+    }
+    print(f"\nwrote {write_results(args.name, payload, args.output_dir)}")
+    return payload
+
+
+# The text encoders of the paper's two widths, as transformers configs (their weights are random in benchmarks).
+TEXT_ENCODER_CONFIGS = {
+    768: {**ROBERTA_LARGE_KWARGS, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+          "intermediate_size": 3072, "model_type": "roberta"},
+    1024: {**ROBERTA_LARGE_KWARGS, "model_type": "roberta"},
+}  # fmt: skip
 
 
 def set_threads(num_threads: int | None) -> None:

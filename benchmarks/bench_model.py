@@ -37,30 +37,19 @@ from _common import (
     LOCAL_MODELS,
     SENTENCES,
     SPEAKERS,
+    TEXT_ENCODER_CONFIGS,
     describe,
     format_table,
     generate_face_video,
     generate_speech,
     machine_description,
+    save_benchmark,
     set_threads,
     time_call,
-    write_results,
 )
 
 
-ROBERTA_BASE = {
-    "model_type": "roberta",
-    "vocab_size": 50265,
-    "hidden_size": 768,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "intermediate_size": 3072,
-    "max_position_embeddings": 514,
-    "type_vocab_size": 1,
-    "pad_token_id": 1,
-    "bos_token_id": 0,
-    "eos_token_id": 2,
-}
+ROBERTA_BASE = TEXT_ENCODER_CONFIGS[768]
 
 
 def peak_rss_mib() -> float:
@@ -255,18 +244,9 @@ def main(argv=None) -> dict:
         attn_implementation=model.config._attn_implementation,
         **{f"{m}_embed_dim": model.config.embed_dim(m) for m in ("text", "audio", "visual")},
     )
-    payload = {
-        "benchmark": "model",
-        "command": "python benchmarks/bench_model.py" + (" --quick" if args.quick else ""),
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": machine,
-        "settings": settings,
-        "parameters": parameters,
-        "results": results,
-    }
-    path = write_results(args.name, payload, args.output_dir)
-    print(f"\nwrote {path}")
-    return payload
+    command = "python benchmarks/bench_model.py" + (" --quick" if args.quick else "")
+    sections = {"settings": settings, "parameters": parameters, "results": results}
+    return save_benchmark(args, "model", command, machine, sections)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ all-mpnet-base-v2's from `local_models/` (or a WordPiece tokenizer trained in-pr
 """
 
 import argparse
-import time
 from functools import partial
 
 from _common import (
@@ -37,9 +36,9 @@ from _common import (
     generate_speech,
     machine_description,
     media_duration,
+    save_benchmark,
     set_threads,
     time_call,
-    write_results,
 )
 
 
@@ -220,18 +219,9 @@ def main(argv=None) -> dict:
         "video_seconds": 3.0,
         "fps": 25,
     }
-    payload = {
-        "benchmark": "processor",
-        "command": "python benchmarks/bench_processor.py" + (" --quick" if args.quick else ""),
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": machine,
-        "settings": settings,
-        "workloads": results,
-        "video_stages": stages,
-    }
-    path = write_results(args.name, payload, args.output_dir)
-    print(f"\nwrote {path}")
-    return payload
+    command = "python benchmarks/bench_processor.py" + (" --quick" if args.quick else "")
+    sections = {"settings": settings, "workloads": results, "video_stages": stages}
+    return save_benchmark(args, "processor", command, machine, sections)
 
 
 if __name__ == "__main__":

@@ -37,35 +37,19 @@ import time
 from pathlib import Path
 
 from _common import (
+    TEXT_ENCODER_CONFIGS,
     describe,
     export_package,
     format_table,
     import_package,
     machine_description,
+    save_benchmark,
     set_threads,
-    write_results,
 )
 
 
 MELD_TRAIN = {"utterances": 9989, "dialogues": 1038}
-TEXT_CONFIGS = {
-    768: {
-        "model_type": "mpnet",
-        "hidden_size": 768,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 12,
-        "intermediate_size": 3072,
-        "vocab_size": 30527,
-    },
-    1024: {
-        "model_type": "roberta",
-        "hidden_size": 1024,
-        "num_hidden_layers": 24,
-        "num_attention_heads": 16,
-        "intermediate_size": 4096,
-        "vocab_size": 50265,
-    },
-}
+TEXT_CONFIGS = TEXT_ENCODER_CONFIGS
 
 
 def peak_rss_mib() -> float:
@@ -313,20 +297,16 @@ def main(argv=None) -> dict:
         "trainable_parameters": num_trainable,
     }
     command = "python benchmarks/bench_training.py" + (" --quick" if args.quick else "")
-    payload = {
-        "benchmark": "training",
-        "command": command + (f" --revision {args.revision}" if args.revision else ""),
+    command += f" --revision {args.revision}" if args.revision else ""
+    sections = {
         "revision": args.revision or "working tree",
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": machine,
         "settings": settings,
         "runs": runs,
         "seconds_per_epoch": epoch_s,
         "seconds_per_epoch_median_step": epoch_median_step_s,
         "peak_rss_mib": peak_rss_mib(),
     }
-    print(f"wrote {write_results(args.name, payload, args.output_dir)}")
-    return payload
+    return save_benchmark(args, "training", command, machine, sections)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ from _common import (
     generate_speech,
     import_package,
     machine_description,
+    save_benchmark,
     set_threads,
-    write_results,
 )
 
 
@@ -669,19 +669,13 @@ def main(argv=None) -> dict:
 
     command = "python benchmarks/compare_revisions.py" + (" --quick" if args.quick else "")
     command += f" --threads {args.threads}" if args.threads else ""
-    payload = {
-        "benchmark": "before_after",
-        "command": command,
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    sections = {
         "baseline_revisions": list(args.baselines),
-        "machine": machine,
         "changes": changes,
         "explored": explored,
         "visual_memory": memory,
     }
-    path = write_results(args.name, payload, args.output_dir)
-    print(f"\nwrote {path}")
-    return payload
+    return save_benchmark(args, "before_after", command, machine, sections)
 
 
 def _group_by_sides(rows: list[dict]) -> list[list[dict]]:

@@ -441,19 +441,11 @@ def train_dialogue_level(
 
     loop_start = time.time()
     prepared = run.prepared
-    state = run_training_loop(
-        accelerator,
-        model,
-        prepared.optimizer,
-        prepared.lr_scheduler,
-        prepared.train_dataloader,
-        prepared.settings,
-        prepared.state,
-        evaluate,
-        save_best,
-        set_train_mode=set_train_mode,
-        save_model_files=lambda folder: _save_config_and_processor(run, folder),
-    )
+
+    def save_files(folder):
+        _save_config_and_processor(run, folder)
+
+    state = run_training_loop(accelerator, prepared, evaluate, save_best, set_train_mode, save_model_files=save_files)
     loop_seconds = time.time() - loop_start
     best = restore_best_model(lambda folder: load_saved_weights(unwrapped, folder), best_dir, state)
     final_results = {

@@ -146,12 +146,7 @@ def _optimizer_step(accelerator: Accelerator, model, optimizer, lr_scheduler, lo
 
 def run_training_loop(
     accelerator: Accelerator,
-    model,
-    optimizer,
-    lr_scheduler,
-    train_dataloader,
-    settings: LoopSettings,
-    state: TrainingState,
+    prepared: PreparedTraining,
     evaluate: Callable[[], dict],
     save_best: Callable[[dict], None],
     set_train_mode: Callable[[], None] | None = None,
@@ -159,13 +154,16 @@ def run_training_loop(
     compute_loss: Callable[[dict], torch.Tensor] | None = None,
 ) -> TrainingState:
     """
-    Trains from `state` (fresh, or restored by `accelerator.load_state`) until `settings.max_train_steps`.
+    Trains `prepared.model` from `prepared.state` (fresh, or restored from a checkpoint) until
+    `prepared.settings.max_train_steps`.
 
     After every epoch, `evaluate()` returns the validation metrics (with `weighted_f1`), and `save_best(info)` is
     called when they are the best so far. Epochs are numbered from 1 in logs, progress bar and history. Checkpoints
     are atomic; a resumed run skips the batches of the interrupted epoch it already trained on, so it ends with the
     same weights as an uninterrupted one. `compute_loss(batch)` defaults to `model(**batch).loss`.
     """
+    model, optimizer, lr_scheduler = prepared.model, prepared.optimizer, prepared.lr_scheduler
+    train_dataloader, settings, state = prepared.train_dataloader, prepared.settings, prepared.state
     compute_loss = compute_loss or (lambda batch: model(**batch).loss)
     set_train_mode = set_train_mode or model.train
     progress = tqdm(

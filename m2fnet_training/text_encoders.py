@@ -192,6 +192,13 @@ def _check_model_folder(folder: Path) -> None:
         raise ValueError(f"No weights ({', '.join(WEIGHT_FILES)}) in the assembled model folder.")
 
 
+def _writable_output_dir(output_dir: str | os.PathLike, overwrite: bool) -> Path:
+    output_dir = Path(output_dir).resolve()
+    if output_dir.exists() and not overwrite:
+        raise FileExistsError(f"{output_dir} already exists; pass `overwrite=True` (`--overwrite`) to replace it.")
+    return output_dir
+
+
 def _publish(staged: Path, output_dir: Path, overwrite: bool) -> None:
     """Renames the finished `staged` folder to `output_dir` (same file system), replacing it only if `overwrite`."""
     if output_dir.exists() and not overwrite:
@@ -251,9 +258,7 @@ def reassemble_split_zip(
         `FileExistsError`: if `output_dir` exists and `overwrite` is `False`.
     """
     parts = _ordered_parts(part_paths)
-    output_dir = Path(output_dir).resolve()
-    if output_dir.exists() and not overwrite:
-        raise FileExistsError(f"{output_dir} already exists; pass `overwrite=True` (`--overwrite`) to replace it.")
+    output_dir = _writable_output_dir(output_dir, overwrite)
 
     staging = staging_dir_for(output_dir)
     try:
@@ -336,9 +341,7 @@ def copy_model_folder(
     if not configs:
         raise ValueError("No config.json among the model files.")
     root = configs[0].parent
-    output_dir = Path(output_dir).resolve()
-    if output_dir.exists() and not overwrite:
-        raise FileExistsError(f"{output_dir} already exists; pass `overwrite=True` (`--overwrite`) to replace it.")
+    output_dir = _writable_output_dir(output_dir, overwrite)
 
     staging = staging_dir_for(output_dir)
     try:

@@ -508,18 +508,11 @@ def train_text_encoder(
         f"parameters; {prepared.settings.num_train_epochs} epochs, {prepared.settings.max_train_steps} steps"
     )
     loop_start, steps_before = time.time(), prepared.state.completed_steps
-    state = run_training_loop(
-        accelerator,
-        model,
-        prepared.optimizer,
-        prepared.lr_scheduler,
-        prepared.train_dataloader,
-        prepared.settings,
-        prepared.state,
-        evaluate,
-        lambda info: save_model_atomically(accelerator, save, best_dir, info),
-        set_train_mode=set_train_mode,
-    )
+
+    def save_best(info):
+        save_model_atomically(accelerator, save, best_dir, info)
+
+    state = run_training_loop(accelerator, prepared, evaluate, save_best, set_train_mode)
     loop_seconds = time.time() - loop_start
     best = restore_best_model(lambda folder: load_text_encoder_weights(unwrapped, folder), best_dir, state)
     final = {

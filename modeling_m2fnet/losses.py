@@ -267,12 +267,8 @@ class M2FNetTripletLoss(torch.nn.Module):
     See [`adaptive_margin_triplet_loss`], [`variance_loss`] and [`covariance_loss`] for the terms.
 
     Args:
-        triplet_weight (`float`, *optional*, defaults to 20.0):
-            λ1, weight of the adaptive-margin triplet loss.
-        covariance_weight (`float`, *optional*, defaults to 5.0):
-            λ2, weight of the covariance loss.
-        variance_weight (`float`, *optional*, defaults to 1.0):
-            λ3, weight of the variance loss.
+        triplet_weight, covariance_weight, variance_weight (`float`, *optional*, defaults to 20.0, 5.0 and 1.0):
+            λ1, λ2 and λ3: the weights of the adaptive-margin triplet, covariance and variance losses.
         variance_eps (`float`, *optional*, defaults to 1e-4):
             Epsilon added to the variance before the square root in the variance loss.
         mining_strategy (`str`, *optional*, defaults to `"all"`):

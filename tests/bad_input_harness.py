@@ -22,24 +22,12 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from datasets_scripts.meld import MeldBuilder
+from datasets_scripts.meld import MELD_CSV_COLUMNS, MeldBuilder
 from m2fnet_training.tiny_model import tiny_processor
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MELD_HEADER = [
-    "Sr No.",
-    "Utterance",
-    "Speaker",
-    "Emotion",
-    "Sentiment",
-    "Dialogue_ID",
-    "Utterance_ID",
-    "Season",
-    "Episode",
-    "StartTime",
-    "EndTime",
-]
+MELD_HEADER = ["Sr No.", *MELD_CSV_COLUMNS]  # the official files start with a row number
 
 
 def _digest(paths) -> dict[str, str]:

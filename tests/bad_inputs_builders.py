@@ -95,12 +95,7 @@ def case_conversations_empty_order_cell(ctx):
 def case_conversations_duplicate_dialogue_order_pairs(ctx):
     """Documented rule: a repeated (conversation, order) row identical to the first is dropped, another is a tie kept
     in file order; both are counted."""
-    rows = [
-        ["a", "1", "A", "hi", "joy"],
-        ["a", "1", "A", "hi", "joy"],
-        ["a", "1", "B", "no", "anger"],
-        ["a", "0", "C", "first", "joy"],
-    ]
+    rows = [line.split(",") for line in ("a,1,A,hi,joy", "a,1,A,hi,joy", "a,1,B,no,anger", "a,0,C,first,joy")]
     builder, train = _build(ctx, _csv(ctx, "dupes.csv", rows))
     assert [u["text"] for u in train[0]["utterances"]] == ["first", "hi", "no"]
     report = builder.build_report["splits"]["train"]
@@ -119,12 +114,7 @@ def case_conversations_empty_label_cell(ctx):
 
 
 def case_conversations_label_case_variants(ctx):
-    rows = [
-        ["a", "0", "A", "x", "joy"],
-        ["a", "1", "A", "y", "Joy"],
-        ["a", "2", "A", "z", " JOY "],
-        ["a", "3", "A", "w", "anger"],
-    ]
+    rows = [line.split(",") for line in ("a,0,A,x,joy", "a,1,A,y,Joy", "a,2,A,z, JOY ", "a,3,A,w,anger")]
     builder, train = _build(ctx, _csv(ctx, "case.csv", rows))
     assert train.features["utterances"].feature["emotion"].names == ["anger", "joy"]
     assert [u["emotion"] for u in train[0]["utterances"]] == [1, 1, 1, 0]

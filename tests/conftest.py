@@ -33,6 +33,11 @@ def _require(binary: str) -> str:
     return path
 
 
+def _ffmpeg(*arguments: str) -> None:
+    """Runs Debian's ffmpeg quietly, overwriting its output."""
+    _run([_require("ffmpeg"), "-y", "-loglevel", "error", *map(str, arguments)])
+
+
 def _run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -68,32 +73,9 @@ def face_video_mp4(media_dir, face_image_png, speech_wav) -> Path:
     """A 2 s, 25 fps H.264 mp4 of the astronaut photo (slowly zooming) with the espeak-ng speech as AAC audio."""
     path = media_dir / "face_with_audio.mp4"
     if not path.exists():
-        _run(
-            [
-                _require("ffmpeg"),
-                "-y",
-                "-loglevel",
-                "error",
-                "-loop",
-                "1",
-                "-framerate",
-                "25",
-                "-i",
-                str(face_image_png),
-                "-i",
-                str(speech_wav),
-                "-vf",
-                "scale=320:320,zoompan=z='1+0.002*on':d=1:s=320x320:fps=25,format=yuv420p",
-                "-t",
-                "2",
-                "-c:v",
-                "libx264",
-                "-c:a",
-                "aac",
-                "-shortest",
-                str(path),
-            ]
-        )
+        inputs = ["-loop", "1", "-framerate", "25", "-i", face_image_png, "-i", speech_wav]
+        zoom = ["-vf", "scale=320:320,zoompan=z='1+0.002*on':d=1:s=320x320:fps=25,format=yuv420p", "-t", "2"]
+        _ffmpeg(*inputs, *zoom, "-c:v", "libx264", "-c:a", "aac", "-shortest", path)
     return path
 
 
@@ -102,26 +84,8 @@ def noface_video_mp4(media_dir) -> Path:
     """A 1 s, 25 fps mp4 of ffmpeg's colour test pattern (no face) without an audio track."""
     path = media_dir / "testsrc_silent.mp4"
     if not path.exists():
-        _run(
-            [
-                _require("ffmpeg"),
-                "-y",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=size=160x120:rate=25",
-                "-t",
-                "1",
-                "-c:v",
-                "libx264",
-                "-pix_fmt",
-                "yuv420p",
-                "-an",
-                str(path),
-            ]
-        )
+        pattern = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-t", "1"]
+        _ffmpeg(*pattern, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-an", path)
     return path
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.import_checks import foreign_top_level_imports
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_FOLDERS = ("modeling_m2fnet", "m2fnet_training", "datasets_scripts", "examples", "benchmarks", "space")
@@ -136,19 +138,5 @@ def test_fmt_skip_markers_are_rare():
 
 
 def test_the_model_package_imports_only_torch_and_transformers_at_top_level():
-    allowed = {"torch", "transformers", "numpy", "huggingface_hub", "safetensors", "__future__"}
-    stdlib = set(sys.stdlib_module_names)
-    offenders = []
-    for path in tracked_python_files("modeling_m2fnet"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in tree.body:  # top level only: media libraries are imported inside functions
-            modules = []
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
-            for module in modules:
-                root = module.split(".")[0]
-                if root not in allowed and root not in stdlib:
-                    offenders.append(f"{path.name}: {module}")
-    assert offenders == []
+    files = {path.name: path.read_text(encoding="utf-8") for path in tracked_python_files("modeling_m2fnet")}
+    assert foreign_top_level_imports(files) == []

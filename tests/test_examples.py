@@ -15,10 +15,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from unittest.mock import patch
 
@@ -37,6 +35,7 @@ from m2fnet_training.sources import ToySource
 from m2fnet_training.tiny_model import build_tiny_m2fnet
 from m2fnet_training.toy_data import make_toy_dataset
 from modeling_m2fnet import MELD_EMOTIONS
+from tests.kill_and_resume import kill_when, run_script
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -460,31 +459,10 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
         "latest",
     ]
     env = script_env(tmp_path)
-    reference = tmp_path / "reference"
-    result = subprocess.run(
-        [sys.executable, TRAIN_SCRIPT, *args, "--output_dir", reference],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-
-    interrupted = tmp_path / "interrupted"
-    process = subprocess.Popen(
-        [sys.executable, TRAIN_SCRIPT, *args, "--output_dir", interrupted],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    reference, interrupted = tmp_path / "reference", tmp_path / "interrupted"
+    run_script([sys.executable, TRAIN_SCRIPT, *args, "--output_dir", reference], tmp_path, env)
     marker = interrupted / "checkpoints" / "checkpoint-8" / checkpointing.TRAINING_STATE_NAME
-    deadline = time.time() + 240
-    while not marker.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_when([sys.executable, TRAIN_SCRIPT, *args, "--output_dir", interrupted], marker, tmp_path, env)
     assert not (interrupted / "results.json").exists()
     # What a crash in the middle of a save leaves behind (a temporary folder, a folder without its state file):
     # resume must ignore both and take the newest complete checkpoint.
@@ -494,15 +472,7 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
     complete = checkpointing.list_checkpoints(interrupted)
     assert complete and complete[-1].name in ("checkpoint-8", "checkpoint-12", "checkpoint-16", "checkpoint-20")
 
-    result = subprocess.run(
-        [sys.executable, TRAIN_SCRIPT, *args, "--output_dir", interrupted],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    result = run_script([sys.executable, TRAIN_SCRIPT, *args, "--output_dir", interrupted], tmp_path, env)
     assert f"Resumed from {complete[-1]}" in result.stderr
 
     expected, resumed = read_results(reference), read_results(interrupted)

@@ -41,45 +41,14 @@ TINY_ENCODER_CONFIG = tiny_model.TINY_ENCODER_CONFIG
 class M2FNetModelTester:
     """Builds a tiny M2FNet config (< 1M parameters) and matching raw inputs with one padded dialogue."""
 
-    def __init__(
-        self,
-        batch_size=2,
-        num_utterances=4,
-        seq_length=7,
-        num_mel_bins=16,
-        num_audio_frames=40,
-        num_frames=3,
-        image_size=32,
-        max_faces=2,
-        face_size=16,
-        num_labels=7,
-    ):
-        self.batch_size = batch_size
-        self.num_utterances = num_utterances
-        self.seq_length = seq_length
-        self.num_mel_bins = num_mel_bins
-        self.num_audio_frames = num_audio_frames
-        self.num_frames = num_frames
-        self.image_size = image_size
-        self.max_faces = max_faces
-        self.face_size = face_size
-        self.num_labels = num_labels
+    batch_size, num_utterances, seq_length, num_labels = 2, 4, 7, 7
+    num_mel_bins, num_audio_frames = 16, 40  # log-mel
+    num_frames, image_size, max_faces, face_size = 3, 32, 2, 16  # frames and faces
 
     def get_config(self, **overrides) -> M2FNetConfig:
-        kwargs = {
-            "text_config": dict(TINY_TEXT_CONFIG),
-            "audio_config": {"projection_dim": 16, "encoder_config": dict(TINY_ENCODER_CONFIG)},
-            "visual_config": {"projection_dim": 8, "encoder_config": dict(TINY_ENCODER_CONFIG)},
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "intermediate_size": 32,
-            "num_fusion_layers": 2,
-            "fusion_num_attention_heads": 2,
-            "classifier_hidden_size": 16,
-            "hidden_dropout_prob": 0.1,
-        }
-        kwargs.update(overrides)
-        return M2FNetConfig(**kwargs)
+        settings = {"num_hidden_layers": 2, "intermediate_size": 32, "classifier_hidden_size": 16, **overrides}
+        settings.setdefault("text_config", dict(TINY_TEXT_CONFIG))
+        return tiny_model.tiny_config(TINY_TEXT_CONFIG["vocab_size"], **settings)
 
     def prepare_inputs(self, seed: int = 0) -> dict[str, torch.Tensor]:
         generator = torch.Generator().manual_seed(seed)

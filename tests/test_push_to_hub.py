@@ -13,7 +13,6 @@
 # limitations under the License.
 """`examples/push_to_hub.py` against a local Hub: push, load by repo id in a fresh process, card, versions, errors."""
 
-import ast
 import json
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ from m2fnet_training.tiny_model import build_tiny_m2fnet, load_sample_conversati
 from modeling_m2fnet import register_auto_classes
 from modeling_m2fnet.configuration_m2fnet import MELD_EMOTIONS
 from tests.hub_server import HubServer
+from tests.import_checks import foreign_top_level_imports
 from tests.paths import SAMPLE_CONVERSATION
 
 
@@ -306,19 +306,9 @@ def test_pipeline_by_repo_id_returns_one_label_per_utterance(remote, checkpoints
 
 def test_pushed_code_imports_only_torch_transformers_numpy_at_top_level(hub, pushed):
     """`trust_remote_code` refuses to load when a plain top-level import is missing on the user's machine."""
-    allowed = set(sys.stdlib_module_names) | {"torch", "transformers", "numpy", "huggingface_hub"}
     code_files = {name: content for name, content in hub.files(REPO_ID).items() if name.endswith(".py")}
     assert {"configuration_m2fnet.py", "modeling_m2fnet.py", "processing_m2fnet.py"} <= set(code_files)
-    for name, content in code_files.items():
-        for node in ast.parse(content).body:  # module level only: lazy imports inside functions are fine
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                modules = [node.module]
-            else:
-                continue
-            for module in modules:
-                assert module.split(".")[0] in allowed, f"{name} imports {module} at top level"
+    assert foreign_top_level_imports(code_files) == []
 
 
 def test_unchanged_folder_makes_no_new_commit_and_branch_push_leaves_main(hub, pushed, checkpoints, tmp_path):

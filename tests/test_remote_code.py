@@ -13,9 +13,7 @@
 # limitations under the License.
 """`save_pretrained` + `AutoModel`/`AutoProcessor(trust_remote_code=True)` in a fresh process without this repo."""
 
-import ast
 import json
-import sys
 import textwrap
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch
 from safetensors.torch import load_file
 
 from m2fnet_training.tiny_model import load_sample_conversation
+from tests.import_checks import foreign_top_level_imports
 from tests.paths import SAMPLE_CONVERSATION
 from tests.test_hub_user_install import HIDE_REPOSITORY, run_fresh_process, save_tiny_checkpoint
 from tests.test_processing_m2fnet import model_inputs
@@ -100,20 +99,6 @@ def test_checkpoint_files(checkpoint):
 
 def test_saved_code_imports_only_torch_transformers_numpy_at_top_level(checkpoint):
     """`trust_remote_code` refuses to load when a plain top-level import is missing on the user's machine."""
-    allowed = set(sys.stdlib_module_names) | {
-        "torch",
-        "transformers",
-        "numpy",
-        "huggingface_hub",
-    }  # transformers' deps
-    for code_file in checkpoint.glob("*.py"):
-        tree = ast.parse(code_file.read_text())
-        for node in tree.body:  # module level only: lazy imports inside functions are fine
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module]
-            else:
-                continue
-            for name in names:
-                assert name.split(".")[0] in allowed, f"{code_file.name} imports {name} at top level"
+    code_files = {path.name: path.read_text() for path in checkpoint.glob("*.py")}
+    assert "pipeline_m2fnet.py" in code_files and "media_utils.py" in code_files
+    assert foreign_top_level_imports(code_files) == []

@@ -15,10 +15,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +39,7 @@ from m2fnet_training.text_finetuning import (
     make_text_processor,
 )
 from m2fnet_training.toy_data import make_toy_dataset, toy_tokenizer
+from tests.kill_and_resume import kill_when
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -267,22 +266,9 @@ def test_cli_resumes_after_a_kill_with_the_same_result(text_stage_inputs, tmp_pa
     arguments = [*("--checkpointing_steps", "2", "--resume_from_checkpoint", "latest")]
     _run([*_common(text_stage_inputs, tmp_path / "reference"), *arguments], tmp_path)
     interrupted = tmp_path / "interrupted"
-    command = [
-        sys.executable,
-        SCRIPT,
-        "--modality",
-        "text",
-        *map(str, _common(text_stage_inputs, interrupted)),
-        *arguments,
-    ]
+    command = [sys.executable, SCRIPT, "--modality", "text", *_common(text_stage_inputs, interrupted), *arguments]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    marker = interrupted / "checkpoints" / "checkpoint-4" / "training_state.json"
-    deadline = time.time() + 300
-    while not marker.exists() and process.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_when(command, interrupted / "checkpoints" / "checkpoint-4" / "training_state.json", tmp_path, env)
     assert not (interrupted / "results.json").exists()
     (interrupted / "checkpoints" / ".checkpoint-99.tmp").mkdir()  # a save cut short: never resumed from
     result = _run([*_common(text_stage_inputs, interrupted), *arguments], tmp_path)
