@@ -62,7 +62,7 @@ def load_text_backbone():
 
     path = LOCAL_MODELS / "all-mpnet-base-v2"
     if (path / "model.safetensors").exists():
-        backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False)
+        backbone = AutoModel.from_pretrained(str(path), add_pooling_layer=False, use_safetensors=True)
         return backbone.eval(), AutoTokenizer.from_pretrained(str(path)), "all-mpnet-base-v2 (real weights)", "mean"
     from m2fnet_training.tiny_model import train_tiny_tokenizer
 

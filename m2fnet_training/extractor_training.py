@@ -331,7 +331,7 @@ def build_extractor(model_args: ExtractorModelArguments):
     config_class, model_class = EXTRACTOR_CLASSES[model_args.modality]
     overrides = parse_config_overrides(model_args.config_overrides)
     if model_args.model_name_or_path is not None:
-        return model_class.from_pretrained(model_args.model_name_or_path, **overrides)
+        return model_class.from_pretrained(model_args.model_name_or_path, use_safetensors=True, **overrides)
     return model_class(config_class(**overrides))
 
 

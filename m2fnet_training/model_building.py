@@ -164,9 +164,11 @@ def load_text_encoder_weights(model: M2FNetForEmotionRecognition, text_encoder: 
     transformers_logging.set_verbosity_error()  # transformers' own load report: we return (and log) ours
     try:
         try:
-            encoder, info = AutoModel.from_pretrained(text_encoder, add_pooling_layer=False, output_loading_info=True)
+            encoder, info = AutoModel.from_pretrained(
+                text_encoder, add_pooling_layer=False, output_loading_info=True, use_safetensors=True
+            )
         except TypeError:  # encoders without a pooler do not take the argument
-            encoder, info = AutoModel.from_pretrained(text_encoder, output_loading_info=True)
+            encoder, info = AutoModel.from_pretrained(text_encoder, output_loading_info=True, use_safetensors=True)
     except (OSError, RuntimeError) as error:  # no weight file; weights of the wrong shape
         raise ValueError(f"Could not load the weights of text encoder {text_encoder!r}: {error}") from error
     finally:
@@ -207,7 +209,7 @@ def load_extractor(modality: str, source: str) -> torch.nn.Module:
             f"The {modality} extractor {source!r} has model_type {found!r}; expected {model_type!r} (a "
             f"{extractor_class.__name__} saved with `save_pretrained`)."
         )
-    extractor, info = extractor_class.from_pretrained(source, output_loading_info=True)
+    extractor, info = extractor_class.from_pretrained(source, output_loading_info=True, use_safetensors=True)
     if info.get("missing_keys") or info.get("mismatched_keys"):
         raise ValueError(
             f"The {modality} extractor {source!r} lacks weights: missing {sorted(info['missing_keys'])[:5]}, "

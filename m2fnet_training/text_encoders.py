@@ -416,7 +416,7 @@ def verify_model(model_dir: str | os.PathLike, sentences: Sequence[str] = SANITY
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(model_dir, local_files_only=True)
+    model = AutoModel.from_pretrained(model_dir, local_files_only=True, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     model.eval()
     encoded = tokenizer(list(sentences), padding=True, return_tensors="pt")
