@@ -103,8 +103,9 @@ HUB_USER_SCRIPT = textwrap.dedent(
                 logits = model(**{key: value for key, value in batch.items() if key in accepted}).logits
             np.save(f"{request['output_dir']}/{name}-{kind}.npy", logits.numpy())
             entry[kind] = {"modality_mask": batch["modality_mask"].tolist()}
-        classifier = pipeline(model=folder, trust_remote_code=True, model_kwargs={"use_safetensors": True})
-        entry["pipeline"] = {"task": classifier.task, "text": classifier(request["conversations"]["text"])}
+        if "text" in request["conversations"]:
+            classifier = pipeline(model=folder, trust_remote_code=True, model_kwargs={"use_safetensors": True})
+            entry["pipeline"] = {"task": classifier.task, "text": classifier(request["conversations"]["text"])}
         report["checkpoints"][name] = entry
     report["media_modules_loaded"] = sorted(set(sys.modules) & {"av", "soxr", "cv2", "PIL"})
     print(json.dumps(report))
