@@ -196,11 +196,14 @@ def main() -> None:
 
     frozen_command, frozen_time = steps_of("frozen")
     tuned_command, tuned_time = steps_of("stage1")
-    stage1_command = commands.get("train_extractor[text]", f"(stage 1 given: {stage1})")
+    stage1_command = commands.get("train_extractor[text]", f"(given with --stage1_dir {stage1}: see its arguments)")
     stage1_seed = [stage1_report["args"]["training"]["seed"]]
     configurations = [
         summarise(FROZEN_NAME, frozen_runs, False, frozen_command, frozen_time, args.seeds),
-        summarise(STAGE1_NAME, [stage1_report], True, stage1_command, stage1_time, stage1_seed),
+        {
+            **summarise(STAGE1_NAME, [stage1_report], True, stage1_command, stage1_time, stage1_seed),
+            "arguments": stage1_report["args"],
+        },
         summarise(TUNED_NAME, tuned_runs, True, tuned_command, tuned_time, args.seeds),
     ]
     payload = {

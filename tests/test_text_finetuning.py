@@ -302,3 +302,26 @@ def test_cli_rejects_a_folder_that_is_not_a_text_encoder(text_stage_inputs, tmp_
     )
     assert str(folder) in result.stderr and expected in result.stderr, result.stderr[-2000:]
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_two_processes_with_accelerate_launch_evaluate_every_utterance_once(text_stage_inputs, tmp_path):
+    """The stage-1 command under `accelerate launch` with 2 CPU processes (gloo), cached top layers."""
+    output_dir = tmp_path / "two-processes"
+    launcher = [*("--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--main_process_port", "29547")]
+    launcher += ["--mixed_precision", "no", "--dynamo_backend", "no"]
+    arguments = _common(text_stage_inputs, output_dir)
+    arguments[arguments.index("--per_device_train_batch_size") + 1] = "4"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ACCELERATE_", "LOCAL_RANK"))}
+    env.update(ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    command = [sys.executable, "-m", "accelerate.commands.launch", *launcher, SCRIPT, "--modality", "text"]
+    result = subprocess.run(
+        [*map(str, command), *map(str, arguments)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["machine"]["num_processes"] == 2
+    # `gather_for_metrics` drops the samples repeated to even out the last batch: each utterance counts once.
+    for split in ("validation", "test"):
+        assert sum(results[split]["support"].values()) == results["num_utterances"][split]
+    assert [entry["epoch"] for entry in results["history"]["validation"]] == [1, 2, 3]
+    assert (output_dir / "model.safetensors").is_file() and (output_dir / "m2fnet_text_encoder.json").is_file()
