@@ -128,7 +128,9 @@ def _clean_env(home: Path, python_path: str | None = None) -> dict[str, str]:
     """The environment of a user's process: no repository on the path, offline, its own Hugging Face cache."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update({"HF_HUB_OFFLINE": "1", "HF_HOME": str(home / "hf_home"), "PYTHONNOUSERSITE": "1"})
-    env.update({"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
+    # The same number of threads as this process, so that float reductions run in the same order and the logits
+    # of both processes can be compared exactly.
+    env.update({"OMP_NUM_THREADS": str(torch.get_num_threads()), "TOKENIZERS_PARALLELISM": "false"})
     if python_path:
         env["PYTHONPATH"] = python_path
     return env

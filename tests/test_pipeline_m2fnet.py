@@ -130,6 +130,9 @@ def test_saved_checkpoints_carry_the_pipeline_and_its_code(model_and_processor, 
     assert (folder / "pipeline_m2fnet.py").is_file()
     loaded = pipeline(model=str(folder), trust_remote_code=True, model_kwargs={"use_safetensors": True})
     assert loaded.task == PIPELINE_TASK and type(loaded).__module__.startswith("transformers_modules")
-    assert loaded(CONVERSATION) == pytest.approx(
-        pipeline(task=PIPELINE_TASK, model=model_and_processor[0], processor=model_and_processor[1])(CONVERSATION)
+    from_folder = loaded(CONVERSATION)
+    in_memory = pipeline(task=PIPELINE_TASK, model=model_and_processor[0], processor=model_and_processor[1])(
+        CONVERSATION
     )
+    assert [result["label"] for result in from_folder] == [result["label"] for result in in_memory]
+    assert [result["score"] for result in from_folder] == pytest.approx([result["score"] for result in in_memory])
