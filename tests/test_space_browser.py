@@ -164,6 +164,18 @@ def _wait_for_results(page, num_rows: int) -> None:
     )
 
 
+def _clipped_after_settling(page, timeout_ms: int = 10_000) -> list[str]:
+    """Clipped elements once the page has settled: Gradio shows short-lived "Loading" placeholders while an output
+    renders, so a placeholder counts only if it is still clipped after `timeout_ms`."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(f"() => ({CLIPPED_JS})().length === 0", timeout=timeout_ms)
+    except PlaywrightTimeoutError:  # report what is still clipped
+        pass
+    return page.evaluate(CLIPPED_JS)
+
+
 def _error_badges(page, selectors=OUTPUTS) -> dict[str, int]:
     """Gradio's red "Error" status badges shown on each of `selectors` (0 everywhere once a request succeeded)."""
     return {selector: page.locator(f"{selector} .error").count() for selector in selectors}
@@ -190,7 +202,7 @@ def test_sample_conversation_example_in_browser(page, playwright_api, tmp_path):
     page.locator("#timeline").get_by_text("utterance", exact=True).wait_for()  # the chart's x axis title
     assert "num_utterances" in page.locator("#answered-by").inner_text()
     playwright_api.expect(page.locator("#run-status")).to_contain_text("✔ Predicted 5 utterance(s)")
-    assert page.evaluate(CLIPPED_JS) == []  # nothing clipped with results, chart and file list shown
+    assert _clipped_after_settling(page) == []  # nothing clipped with results, chart and file list shown
 
     page.wait_for_timeout(500)  # let the chart finish its transition before the screenshot
     screenshot = page.screenshot(path=tmp_path / "space.png", full_page=True)
@@ -275,5 +287,5 @@ def test_no_control_is_clipped(page, viewport, tmp_path):
     for tab in TABS:
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(500)  # let the tab lay out
-        assert page.evaluate(CLIPPED_JS) == [], f"clipped controls in the {tab!r} tab at {viewport}"
+        assert _clipped_after_settling(page) == [], f"clipped controls in the {tab!r} tab at {viewport}"
         page.screenshot(path=tmp_path / f"{tab.split()[0].lower()}-{viewport['width']}.png", full_page=True)
